@@ -1,0 +1,40 @@
+# ASR with Whisper: two commands on a fresh machine.
+#   make lesson   set everything up, run the lesson headless, write build/ (notebook + HTML)
+#   make test     set everything up, run every test (package, notebooks, solutions, grader)
+# Everything is installed into $(VENV) from nothing; a second run reinstalls nothing.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# This machine (and CI) is CPU-only: pin the CPU wheel that lies on disk, or a bare `torch` pulls a multi-GB
+# CUDA build. On a GPU machine: `make test TORCH_SPEC=torch`. The package metadata keeps a generic requirement.
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= offline,dev
+STAMP := $(VENV)/.installed-$(shell echo '$(TORCH_SPEC) $(EXTRAS)' | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+QUICK ?= False
+DEVICE ?=
+SUBMISSIONS ?= submissions
+JOBS ?= 2
+
+.PHONY: install test lesson lint bench student solutions grade clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
+	$(PY) -m course_utils.models prepare
+	touch $@
+
+test: install
+	$(PY) -m ruff check course_utils tests
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check course_utils tests
+
+clean:
+	rm -rf build .pytest_cache
