@@ -1,9 +1,23 @@
 """Helpers for the lesson "ASR with Whisper", laid out along the data's path.
 
 audio → mel → model → text → metrics → plots: ``audio`` and ``data`` give 16 kHz speech, ``models`` loads
-Whisper (offline too), ``longform`` transcribes long audio, ``metrics`` measures, ``plots`` and ``widgets`` show.
+Whisper (offline too), ``longform`` transcribes long audio, ``metrics`` measures, ``plots``/``widgets`` show.
 """
 
+from .audio import SAMPLE_RATE, duration_s, load_audio, speech_languages, synth_speech, synth_tone
+from .data import (
+    Clip,
+    LongForm,
+    corpus_available,
+    corpus_dir,
+    english_long_form,
+    get_clip,
+    jfk,
+    languages,
+    list_clips,
+    load_clip,
+    long_form,
+)
 from .models import (
     ModelNotAvailableError,
     available_models,
@@ -15,3 +29,11 @@ from .models import (
 )
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "SAMPLE_RATE", "duration_s", "load_audio", "speech_languages", "synth_speech", "synth_tone",
+    "Clip", "LongForm", "corpus_available", "corpus_dir", "english_long_form", "get_clip", "jfk", "languages",
+    "list_clips", "load_clip", "long_form",
+    "ModelNotAvailableError", "available_models", "ct2_model_dir", "default_device", "describe_model",
+    "load_model", "loadable_models",
+]

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLE_RATE, load_audio
+from .settings import CACHE_ENV, CORPUS_ENV, cache_dir  # noqa: F401 (CACHE_ENV re-exported)
 
-CORPUS_ENV = "COURSE_SPEECH_DIR"
-CACHE_ENV = "COURSE_UTILS_CACHE"
 MANIFEST = "manifest.csv"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_RELATIVE = Path("..") / "shared" / "data" / "speech"
@@ -253,11 +252,6 @@ def english_long_form(min_duration_s: float = 240) -> LongForm:
             "use the shared corpus or build one with long_form(ids)"
         )
     return long_form(librispeech + list(_LJ_PASSAGE), min_duration_s=min_duration_s)
-
-
-def cache_dir() -> Path:
-    """Where downloads go: COURSE_UTILS_CACHE, default ~/.cache/course_utils."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "course_utils").expanduser()
 
 
 def jfk() -> Clip:

@@ -23,10 +23,7 @@ import whisper
 from whisper.model import ModelDimensions, Whisper
 
 from .ct2 import convert_ct2_to_whisper, read_config, sha256_file
-
-CT2_DIR_ENV = "COURSE_WHISPER_CT2_DIR"
-CACHE_ENV = "COURSE_UTILS_CACHE"
-OFFLINE_ENV = "COURSE_UTILS_OFFLINE"
+from .settings import CACHE_ENV, CT2_DIR_ENV, OFFLINE_ENV, cache_dir  # noqa: F401 (re-exported for tests)
 
 # (encoder layers, width, vocabulary) of the official checkpoints: a directory claiming a name must match.
 _OFFICIAL_SHAPES = {
@@ -116,12 +113,6 @@ class _Attempts:
 def default_device() -> str:
     """``"cuda"`` when a GPU is usable, else ``"cpu"``: every helper falls back to CPU by itself."""
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def cache_dir() -> Path:
-    """Where converted checkpoints and reassembled model directories live (``$COURSE_UTILS_CACHE``)."""
-    default = Path(os.getenv("XDG_CACHE_HOME", Path.home() / ".cache")) / "course_utils"
-    return Path(os.getenv(CACHE_ENV, default))
 
 
 def whisper_download_root() -> Path:
