@@ -18,6 +18,28 @@ from .data import (
     load_clip,
     long_form,
 )
+from .metrics import (
+    ClipScore,
+    ErrorCounts,
+    Evaluation,
+    SweepPoint,
+    Throughput,
+    Timing,
+    TranscriptionResult,
+    cer,
+    corpus_cer,
+    corpus_wer,
+    error_rate,
+    evaluate,
+    measure_rtf,
+    measure_throughput,
+    normalize_text,
+    rtf_sweep,
+    sweep_table,
+    transcribe_and_measure,
+    transcribe_options,
+    wer,
+)
 from .models import (
     ModelNotAvailableError,
     available_models,
@@ -36,4 +58,7 @@ __all__ = [
     "list_clips", "load_clip", "long_form",
     "ModelNotAvailableError", "available_models", "ct2_model_dir", "default_device", "describe_model",
     "load_model", "loadable_models",
+    "ClipScore", "ErrorCounts", "Evaluation", "SweepPoint", "Throughput", "Timing", "TranscriptionResult", "cer",
+    "corpus_cer", "corpus_wer", "error_rate", "evaluate", "measure_rtf", "measure_throughput", "normalize_text",
+    "rtf_sweep", "sweep_table", "transcribe_and_measure", "transcribe_options", "wer",
 ]

@@ -1,0 +1,64 @@
+"""The lesson notebook: committed without outputs, and every cell runs under nbval with quick parameters."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSON = ROOT / "notebooks" / "19_asr_with_whisper.ipynb"
+QUICK_PARAMETERS = {"QUICK": True, "MODEL": "tiny.en", "COMPARE_MODELS": ["tiny.en", "base"], "LONG_AUDIO_S": 60}
+
+
+def committed_notebooks() -> list[Path]:
+    listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [ROOT / line for line in listed.stdout.split()]
+
+
+def cells_with_outputs(path: Path) -> list[int]:
+    """Indices of code cells that carry outputs or execution counts."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return [i for i, cell in enumerate(notebook["cells"])
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))]
+
+
+def test_committed_notebooks_carry_no_outputs():
+    notebooks = committed_notebooks()
+    assert LESSON in notebooks, "the lesson notebook must be committed"
+    dirty = {str(p.relative_to(ROOT)): cells_with_outputs(p) for p in notebooks if cells_with_outputs(p)}
+    assert not dirty, f"strip outputs before committing (nbstripout or Edit > Clear All Outputs): {dirty}"
+
+
+def test_output_check_detects_outputs(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1", execution_count=1)])
+    nbformat.write(notebook, tmp_path / "dirty.ipynb")
+    assert cells_with_outputs(tmp_path / "dirty.ipynb") == [0]
+
+
+def test_lesson_has_a_parameters_cell_with_the_documented_names():
+    notebook = nbformat.read(LESSON, as_version=4)
+    tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    for name in ("MODEL", "COMPARE_MODELS", "DEVICE", "LONG_AUDIO_S", "QUICK"):
+        assert f"{name} =" in tagged[0].source
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_lesson_runs_under_nbval_with_quick_parameters(tmp_path):
+    prepared = tmp_path / LESSON.name
+    papermill.execute_notebook(str(LESSON), str(prepared), parameters=QUICK_PARAMETERS, prepare_only=True)
+    env = {**os.environ, "COURSE_HEADLESS": "1", "MPLBACKEND": "Agg"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--current-env", "-p", "no:cacheprovider", "-q",
+         "--nbval-cell-timeout", "600", str(prepared)],
+        cwd=LESSON.parent, env=env, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
