@@ -34,7 +34,7 @@ from whisper.normalizers import BasicTextNormalizer, EnglishTextNormalizer
 from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
 
 from .audio import SAMPLE_RATE, load_audio, synth_tone
-from .models import default_device
+from .models import default_device, describe_model, load_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -662,6 +662,48 @@ def evaluate(model: Any, clips: Iterable[Any], verbose: bool = True, **options: 
         audio_s=sum(r.duration_s for r in rows),
         process_time_s=sum(r.process_time_s for r in rows),
     )
+
+
+@dataclass
+class ModelComparison:
+    """One model's size, load time, speed and accuracy on the same clips: a row of the lesson's comparison."""
+
+    model: str
+    parameters_m: float
+    multilingual: bool
+    load_s: float
+    rtf: float  # total processing time / total audio time over the clips
+    wer: float | None  # corpus WER (fraction) over the clips
+    evaluation: Evaluation = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain fields without the per-clip evaluation, for JSON and DataFrames."""
+        row = asdict(self)
+        row.pop("evaluation")
+        return row
+
+
+def compare_models(names: Iterable[str], clips: Iterable[Any], device: str | None = None,
+                   verbose: bool = True, **options: Any) -> list[ModelComparison]:
+    """Load each model (timed) and evaluate it on the same clips; models that cannot load are reported, not hidden.
+
+    A name that cannot be loaded here raises ``ModelNotAvailableError`` listing what was tried, so pass only
+    names from ``course_utils.loadable_models()`` when offline.
+    """
+    clips = [_resolve_clip(clip) for clip in clips]
+    rows = []
+    for name in names:
+        _synchronize(device or default_device())
+        start = perf_counter()
+        model = load_model(name, device=device)
+        _synchronize(_device_of(model))
+        load_s = perf_counter() - start
+        evaluation = evaluate(model, clips, verbose=verbose, **options)
+        info = describe_model(model)
+        rows.append(ModelComparison(name, info.parameters_m, info.multilingual, load_s, evaluation.rtf,
+                                    evaluation.corpus_wer, evaluation))
+        del model
+    return rows
 
 
 # --- throughput ---------------------------------------------------------------------------------------------

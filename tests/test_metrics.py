@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import metrics
+from course_utils import data, metrics
 from course_utils.audio import SAMPLE_RATE, synth_speech
 
 SR = SAMPLE_RATE
@@ -512,3 +512,16 @@ def test_evaluate_tiny_en_on_corpus_clips(tiny_en: Any) -> None:
     errors, words = sum(r.errors for r in evaluation.rows), sum(r.words for r in evaluation.rows)
     assert evaluation.corpus_wer == pytest.approx(errors / words) and evaluation.corpus_wer <= 0.2
     assert evaluation.corpus_cer is None
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_compare_models_measures_each_model_on_the_same_clips() -> None:
+    """Both offline models are loaded, timed and scored on identical clips; base is the more accurate here."""
+    clips = [c for c in data.list_clips("en", with_transcript=True) if c.id.startswith("librispeech")][:3]
+    rows = metrics.compare_models(["tiny.en", "base"], clips, device="cpu", verbose=False)
+    assert [r.model for r in rows] == ["tiny.en", "base"]
+    assert [r.parameters_m for r in rows] == [37.18, 71.83]
+    assert all(r.load_s > 0 and 0 < r.rtf < 5 and 0 <= r.wer < 0.5 for r in rows)
+    assert [s.id for s in rows[0].evaluation.rows] == [s.id for s in rows[1].evaluation.rows] == [c.id for c in clips]
+    assert "evaluation" not in rows[0].to_dict()
