@@ -15,6 +15,7 @@ from .data import (
     jfk,
     languages,
     list_clips,
+    lj_passage,
     load_clip,
     long_form,
 )
@@ -55,7 +56,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SAMPLE_RATE", "duration_s", "load_audio", "speech_languages", "synth_speech", "synth_tone",
     "Clip", "LongForm", "corpus_available", "corpus_dir", "english_long_form", "get_clip", "jfk", "languages",
-    "list_clips", "load_clip", "long_form",
+    "list_clips", "lj_passage", "load_clip", "long_form",
     "ModelNotAvailableError", "available_models", "ct2_model_dir", "default_device", "describe_model",
     "load_model", "loadable_models",
     "ClipScore", "ErrorCounts", "Evaluation", "SweepPoint", "Throughput", "Timing", "TranscriptionResult", "cer",

@@ -254,6 +254,11 @@ def english_long_form(min_duration_s: float = 240) -> LongForm:
     return long_form(librispeech + list(_LJ_PASSAGE), min_duration_s=min_duration_s)
 
 
+def lj_passage(max_duration_s: float | None = None, gap_s: float = 0.5) -> LongForm:
+    """The 27 consecutive LJ Speech sentences (one reader, one coherent ~3-minute text), optionally cut short."""
+    return long_form(list(_LJ_PASSAGE), gap_s=gap_s, max_duration_s=max_duration_s)
+
+
 def jfk() -> Clip:
     """The JFK sample Whisper's own tests use: from the corpus, else from the cache, else downloaded once."""
     if corpus_available():

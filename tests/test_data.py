@@ -199,3 +199,13 @@ def test_jfk_from_corpus():
     assert "ask not what your country can do for you" in clip.transcript
     audio = clip.audio()
     assert abs(len(audio) / SAMPLE_RATE - 11.0) < 0.1
+
+
+@pytest.mark.corpus
+def test_lj_passage_is_one_reader_in_order_and_respects_the_limit():
+    full = data.lj_passage()
+    assert full.clip_ids == sorted(full.clip_ids) and len(full.clip_ids) == 27
+    assert 150 < full.duration_s < 260
+    short = data.lj_passage(max_duration_s=60)
+    assert short.duration_s <= 60 and short.clip_ids == full.clip_ids[: len(short.clip_ids)]
+    assert full.reference.startswith(short.reference)
