@@ -198,7 +198,7 @@ def alignment_heads_dump(heads: list[list[int]], n_text_layer: int, n_text_head:
         if not (0 <= layer < n_text_layer and 0 <= head < n_text_head):
             raise ValueError(f"Alignment head ({layer}, {head}) is outside a {n_text_layer}x{n_text_head} decoder.")
         mask[layer, head] = True
-    return base64.b85encode(gzip.compress(mask.tobytes()))
+    return base64.b85encode(gzip.compress(mask.tobytes(), mtime=0))
 
 
 def convert_ct2_to_whisper(model_dir: str | Path, dtype: torch.dtype = torch.float16) -> dict:

@@ -9,6 +9,7 @@ Converted checkpoints are cached, checked and rebuilt when corrupt. Device choic
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -166,23 +167,27 @@ def _package_files(package: OfflinePackage) -> tuple[list[Path], Path] | None:
     return parts, meta
 
 
-def _verified(path: Path, expected_sha256: str) -> bool:
-    """SHA256 check, remembered next to the cache by (size, mtime) so a second load does not rehash."""
-    stamp_file = cache_dir() / "verified.json"
+def _digest(path: Path) -> str:
+    """SHA256 of a weights file, remembered in the cache by (path, size, mtime) so a second load does not rehash."""
+    stamp_file = cache_dir() / "digests.json"
     try:
         stamps = json.loads(stamp_file.read_text())
     except (OSError, ValueError):
         stamps = {}
     stat = path.stat()
     key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    if stamps.get(key) == expected_sha256:
-        return True
-    if sha256_file(path) != expected_sha256:
-        return False
-    stamps[key] = expected_sha256
-    stamp_file.parent.mkdir(parents=True, exist_ok=True)
-    stamp_file.write_text(json.dumps(stamps, indent=1))
-    return True
+    if key not in stamps:
+        stamps[key] = sha256_file(path)
+        stamp_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = stamp_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(stamps, indent=1))
+        os.replace(tmp, stamp_file)
+    return stamps[key]
+
+
+def _verified(path: Path, expected_sha256: str) -> bool:
+    """Whether a file has the pinned SHA256."""
+    return _digest(path) == expected_sha256
 
 
 def _materialise(package: OfflinePackage) -> Path | None:
@@ -210,7 +215,6 @@ def _materialise(package: OfflinePackage) -> Path | None:
             "SHA256: reinstall those packages (pip install --force-reinstall ...)."
         )
     os.replace(tmp.name, target / "model.bin")
-    _verified(target / "model.bin", package.sha256)
     for name in _META_FILES:
         if (meta / name).is_file():
             shutil.copy2(meta / name, target / name)
@@ -254,9 +258,7 @@ def _check_shape(name: str, dims: dict, source: Path) -> None:
 
 def _converted_checkpoint(model_dir: Path, name: str) -> Path:
     """Convert a CTranslate2 directory to a cached openai-whisper checkpoint; rebuild it when corrupt."""
-    model_bin = model_dir / "model.bin"
-    stat = model_bin.stat()
-    tag = f"{name.replace('/', '_')}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
+    tag = f"{name.replace('/', '_')}-{_digest(model_dir / 'model.bin')[:16]}"
     target = cache_dir() / "whisper" / f"{tag}.pt"
     digest_file = target.with_suffix(".sha256")
     if target.is_file() and digest_file.is_file() and sha256_file(target) == digest_file.read_text().strip():
@@ -265,8 +267,10 @@ def _converted_checkpoint(model_dir: Path, name: str) -> Path:
     if checkpoint["alignment_heads"] is not None:
         checkpoint["alignment_heads"] = checkpoint["alignment_heads"].decode("ascii")
     target.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()  # a file object keeps torch's archive name fixed, so the same weights give the same bytes
+    torch.save(checkpoint, buffer)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".partial") as tmp:
-        torch.save(checkpoint, tmp)
+        tmp.write(buffer.getbuffer())
     os.replace(tmp.name, target)
     digest_file.write_text(sha256_file(target) + "\n")
     return target
@@ -481,10 +485,11 @@ def alignment_heads_of(model_dir: str | Path) -> list[list[int]]:
     return read_config(model_dir).get("alignment_heads", [])
 
 
-def _main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils prepare|list``: convert offline weights, or list what loads now."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m course_utils.models", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="convert installed offline weights into cached checkpoints")
     prep.add_argument("names", nargs="*")
@@ -500,7 +505,3 @@ def _main(argv: list[str] | None = None) -> int:
     for row in available_models():
         print(f"{row.name:16s} {'yes' if row.available else 'no ':3s} {row.source:16s} {row.detail}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())
