@@ -50,6 +50,19 @@ from .models import (
     load_model,
     loadable_models,
 )
+from .plots import (
+    plot_boundary_loss,
+    plot_chunk_timeline,
+    plot_confusion_matrix,
+    plot_method_comparison,
+    plot_model_comparison,
+    plot_precision_comparison,
+    plot_rtf_vs_duration,
+    plot_throughput,
+    plot_waveform_and_mel,
+    plot_word_timeline,
+)
+from .widgets import audio_player, transcription_explorer
 
 __version__ = "0.1.0"
 
@@ -62,4 +75,7 @@ __all__ = [
     "ClipScore", "ErrorCounts", "Evaluation", "SweepPoint", "Throughput", "Timing", "TranscriptionResult", "cer",
     "corpus_cer", "corpus_wer", "error_rate", "evaluate", "measure_rtf", "measure_throughput", "normalize_text",
     "rtf_sweep", "sweep_table", "transcribe_and_measure", "transcribe_options", "wer",
+    "plot_boundary_loss", "plot_chunk_timeline", "plot_confusion_matrix", "plot_method_comparison",
+    "plot_model_comparison", "plot_precision_comparison", "plot_rtf_vs_duration", "plot_throughput",
+    "plot_waveform_and_mel", "plot_word_timeline", "audio_player", "transcription_explorer",
 ]
