@@ -17,13 +17,15 @@ segments as ``whisper.transcribe`` does (``_repair``). The methods differ only i
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 import whisper
 from tqdm.auto import tqdm
 from whisper.audio import HOP_LENGTH, N_FRAMES, N_SAMPLES
@@ -42,9 +44,9 @@ LOGPROB_THRESHOLD = -1.0
 # transcribe_overlapping accepts an overlap match only when at least this share of the aligned tokens agree
 MIN_OVERLAP_RATIO = 0.25
 
-# Without timestamps Whisper now and then ends a window after its first sentence (e.g. after a closing quote or
-# when a new speaker starts), silently losing the rest. A long-form window whose tokens per second fall below
-# this share of the median window's is decoded again with timestamps, segment by segment.
+# Without timestamps Whisper now and then ends a window after its first sentence (e.g. after a closing
+# quote or when a new speaker starts), silently losing the rest. A long-form window whose tokens per second
+# fall below this share of the median window's is decoded again with timestamps, segment by segment.
 REPAIR_RATE_RATIO = 0.5
 REPAIR_MIN_S = 5.0  # windows shorter than this are never repaired
 
@@ -196,14 +198,17 @@ def _check_chunk(chunk_s: float) -> None:
     """Reject window lengths Whisper cannot take."""
     if isinstance(chunk_s, bool) or not isinstance(chunk_s, (int, float)) or not 0 < chunk_s <= MAX_CHUNK_S:
         raise ValueError(
-            f"chunk_s must be more than 0 and at most {MAX_CHUNK_S:g} seconds (Whisper's window), got {chunk_s!r}"
+            f"chunk_s must be more than 0 and at most {MAX_CHUNK_S:g} seconds (Whisper's window), "
+            f"got {chunk_s!r}"
         )
 
 
 def _check_batch_size(batch_size: int) -> int:
     """Reject batch sizes that are not integers >= 1."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1 (mel windows per decode call), got {batch_size!r}")
+        raise ValueError(
+            f"batch_size must be an integer >= 1 (mel windows per decode call), got {batch_size!r}"
+        )
     return int(batch_size)
 
 
@@ -243,7 +248,9 @@ class _Decoded:
     decode_s: float = 0.0
 
 
-def _complete_segments(tokens: Sequence[int], timestamp_begin: int, window_s: float) -> tuple[list[int], float]:
+def _complete_segments(
+    tokens: Sequence[int], timestamp_begin: int, window_s: float
+) -> tuple[list[int], float]:
     """Text tokens of the complete segments of a timestamped output, and how many seconds they cover.
 
     whisper.transcribe's rule: output ending in a single timestamp covers the whole window; otherwise the
@@ -261,6 +268,51 @@ def _complete_segments(tokens: Sequence[int], timestamp_begin: int, window_s: fl
     return [t for t, ts in zip(tokens[:last], is_ts[:last], strict=True) if not ts], min(covered, window_s)
 
 
+@contextmanager
+def _contiguous_cross_attention(model: Any) -> Iterator[None]:
+    """During decoding, keep each cross-attention key/value cache in head-major contiguous memory.
+
+    Whisper re-views the cached encoder keys and values as (batch, heads, 1500, dim) strided tensors at every
+    decoding step, and attention over strided memory is ~30 % slower on CPU; with a batch of windows this is
+    the largest cost of a step. The same attention (same tokens) runs on a contiguous copy made once per
+    decode call. Installed on the model's cross-attention modules only for the duration of the block.
+    """
+    blocks = getattr(getattr(model, "decoder", None), "blocks", None)
+    modules = [b.cross_attn for b in blocks or [] if hasattr(getattr(b, "cross_attn", None), "n_head")]
+    for module in modules:
+        module.qkv_attention = _ContiguousAttention(module)
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.__dict__.pop("qkv_attention", None)
+
+
+class _ContiguousAttention:
+    """A drop-in ``qkv_attention`` for one cross-attention module that caches contiguous keys and values."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.source: torch.Tensor | None = None  # the cached key tensor the copies were made from
+        self.keys = self.values = torch.empty(0)
+
+    def __call__(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any = None
+    ) -> tuple[Any, None]:
+        own = mask is not None or q.shape[1] != 1 or not getattr(type(self.module), "use_sdpa", True)
+        if own:  # not the one-token cross-attention step, or attention weights wanted: Whisper's own code
+            return type(self.module).qkv_attention(self.module, q, k, v, mask)
+        n_batch, n_ctx, _ = k.shape
+        heads = self.module.n_head
+        if self.source is not k:
+            self.source = k
+            self.keys = k.view(n_batch, n_ctx, heads, -1).permute(0, 2, 1, 3).contiguous()
+            self.values = v.view(n_batch, n_ctx, heads, -1).permute(0, 2, 1, 3).contiguous()
+        query = q.view(n_batch, 1, heads, -1).permute(0, 2, 1, 3)
+        out = F.scaled_dot_product_attention(query, self.keys, self.values)
+        return out.permute(0, 2, 1, 3).flatten(start_dim=2), None
+
+
 def _decode_windows(
     model: Any,
     mels: Sequence[torch.Tensor],
@@ -272,10 +324,10 @@ def _decode_windows(
 ) -> _Decoded:
     """Encode and greedily decode 30-second mel windows in batches: the one decode path of this module.
 
-    The language is detected once, on the first window, unless given. Windows that look like silence (no-speech
-    probability > 0.6 and average log-probability < -1, whisper.transcribe's rule) give no text. With
-    `timestamps`, the unfinished last segment is dropped and ``covered_s`` says how far each window got
-    (`window_s`: the audio seconds in each window).
+    The language is detected once, on the first window, unless given. Windows that look like silence
+    (no-speech probability > 0.6 and average log-probability < -1, whisper.transcribe's rule) give no
+    text. With `timestamps`, the unfinished last segment is dropped and ``covered_s`` says how far each
+    window got (`window_s`: the audio seconds in each window).
     """
     opts = transcribe_options(model, language=language)  # fp16 from the device, English-only check
     dtype = torch.float16 if opts["fp16"] else torch.float32
@@ -293,15 +345,21 @@ def _decode_windows(
                     _, probs = detect_language(model, features[:1], tokenizer)
                     out.language = max(probs[0], key=probs[0].get)
                 options = DecodingOptions(
-                    task="transcribe", language=out.language, temperature=0.0, without_timestamps=not timestamps,
+                    task="transcribe",
+                    language=out.language,
+                    temperature=0.0,
+                    without_timestamps=not timestamps,
                     fp16=opts["fp16"],
                 )
-            results = whisper.decode(model, features, options)
+            with _contiguous_cross_attention(model):
+                results = whisper.decode(model, features, options)
             done = perf_counter()
             out.encode_s += encoded - start
             out.decode_s += done - encoded
             for i, result in enumerate(results, start=first):
-                silent = result.no_speech_prob > NO_SPEECH_THRESHOLD and result.avg_logprob < LOGPROB_THRESHOLD
+                silent = (
+                    result.no_speech_prob > NO_SPEECH_THRESHOLD and result.avg_logprob < LOGPROB_THRESHOLD
+                )
                 length = window_s[i] if window_s is not None else MAX_CHUNK_S
                 tokens, covered = [], length
                 if not silent and timestamps:
@@ -329,13 +387,19 @@ def _repair(
     new text replaces the old one when it is longer.
     """
     seconds = [(end - start) / SAMPLE_RATE for start, end in spans]
-    rates = [len(t) / s for t, s, silent in zip(decoded.tokens, seconds, decoded.no_speech, strict=True)
-             if s >= REPAIR_MIN_S and not silent]
+    rates = [
+        len(t) / s
+        for t, s, silent in zip(decoded.tokens, seconds, decoded.no_speech, strict=True)
+        if s >= REPAIR_MIN_S and not silent
+    ]
     if len(rates) < 2:
         return []
     threshold = REPAIR_RATE_RATIO * float(np.median(rates))
-    todo = [i for i, (t, s) in enumerate(zip(decoded.tokens, seconds, strict=True))
-            if s >= REPAIR_MIN_S and not decoded.no_speech[i] and len(t) / s < threshold]
+    todo = [
+        i
+        for i, (t, s) in enumerate(zip(decoded.tokens, seconds, strict=True))
+        if s >= REPAIR_MIN_S and not decoded.no_speech[i] and len(t) / s < threshold
+    ]
     if not todo:
         return []
     seek = {i: spans[i][0] for i in todo}  # sample where the next pass of window i starts
@@ -382,7 +446,9 @@ def _tokenizer(model: Any, language: str) -> Any:
 
 
 def _records(
-    spans: Sequence[tuple[int, int]], decoded: _Decoded, kept: Sequence[int] | None = None,
+    spans: Sequence[tuple[int, int]],
+    decoded: _Decoded,
+    kept: Sequence[int] | None = None,
     repaired: Sequence[int] = (),
 ) -> list[ChunkRecord]:
     """Per-window records from sample spans and the decode output."""
@@ -391,25 +457,46 @@ def _records(
         zip(spans, decoded.tokens, decoded.texts, decoded.seconds, strict=True)
     ):
         duration = (end - start) / SAMPLE_RATE
-        records.append(ChunkRecord(
-            index=i, start_s=start / SAMPLE_RATE, end_s=end / SAMPLE_RATE, text=text, n_tokens=len(tokens),
-            tokens_kept=len(tokens) if kept is None else kept[i], process_time_s=seconds,
-            rtf=seconds / duration if duration > 0 else 0.0, repaired=i in repaired,
-        ))
+        records.append(
+            ChunkRecord(
+                index=i,
+                start_s=start / SAMPLE_RATE,
+                end_s=end / SAMPLE_RATE,
+                text=text,
+                n_tokens=len(tokens),
+                tokens_kept=len(tokens) if kept is None else kept[i],
+                process_time_s=seconds,
+                rtf=seconds / duration if duration > 0 else 0.0,
+                repaired=i in repaired,
+            )
+        )
     return records
 
 
 def _result(
-    method: str, text: str, decoded: _Decoded, records: list[ChunkRecord], audio: np.ndarray, started: float,
-    batch_size: int, profile: dict[str, float],
+    method: str,
+    text: str,
+    decoded: _Decoded,
+    records: list[ChunkRecord],
+    audio: np.ndarray,
+    started: float,
+    batch_size: int,
+    profile: dict[str, float],
 ) -> LongformResult:
     """Assemble the result with the total wall time since `started`."""
     total = perf_counter() - started
     duration = len(audio) / SAMPLE_RATE
     profile = {**profile, "encode_s": decoded.encode_s, "decode_s": decoded.decode_s}
     return LongformResult(
-        text=text.strip(), language=decoded.language, chunks=records, audio_duration_s=duration,
-        process_time_s=total, rtf=total / duration, method=method, batch_size=batch_size, profile=profile,
+        text=text.strip(),
+        language=decoded.language,
+        chunks=records,
+        audio_duration_s=duration,
+        process_time_s=total,
+        rtf=total / duration,
+        method=method,
+        batch_size=batch_size,
+        profile=profile,
     )
 
 
@@ -424,10 +511,15 @@ def _spans_mels(
 
 
 def _decode_spans(
-    model: Any, audio: np.ndarray, spans: Sequence[tuple[int, int]], language: str | None, batch_size: int,
-    desc: str, verbose: bool,
+    model: Any,
+    audio: np.ndarray,
+    spans: Sequence[tuple[int, int]],
+    language: str | None,
+    batch_size: int,
+    desc: str,
+    verbose: bool,
 ) -> tuple[_Decoded, dict[str, float], list[int]]:
-    """Mel, batched decode and repair of the windows at `spans`: (decoded, profile seconds, repaired indices)."""
+    """Mel, batched decode and repair of the windows at `spans`: (decoded, profile seconds, repaired)."""
     mel, mels, mel_s = _spans_mels(model, audio, spans)
     with _progress(len(spans), desc, verbose) as bar:
         decoded = _decode_windows(model, mels, language, batch_size, bar)
@@ -454,8 +546,9 @@ def transcribe_chunked(
     spans = [(s, min(s + chunk, len(audio))) for s in window_starts(len(audio), chunk, chunk)]
     decoded, profile, repaired = _decode_spans(model, audio, spans, language, 1, "chunked", verbose)
     text = " ".join(t for t in decoded.texts if t)
-    return _result("chunked", text, decoded, _records(spans, decoded, repaired=repaired), audio, started, 1,
-                   profile)
+    return _result(
+        "chunked", text, decoded, _records(spans, decoded, repaired=repaired), audio, started, 1, profile
+    )
 
 
 def transcribe_overlapping(
@@ -477,8 +570,9 @@ def transcribe_overlapping(
     _check_chunk(chunk_s)
     batch_size = _check_batch_size(batch_size)
     if vad:
-        return transcribe_vad(model, audio, chunk_s=chunk_s, batch_size=batch_size, language=language,
-                              verbose=verbose)
+        return transcribe_vad(
+            model, audio, chunk_s=chunk_s, batch_size=batch_size, language=language, verbose=verbose
+        )
     if not 0 <= overlap_s < chunk_s:
         raise ValueError(
             f"overlap_s must be at least 0 and less than chunk_s={chunk_s} seconds, got {overlap_s!r} "
@@ -489,7 +583,9 @@ def transcribe_overlapping(
     chunk = round(chunk_s * SAMPLE_RATE)
     step = chunk - round(overlap_s * SAMPLE_RATE)
     spans = [(s, min(s + chunk, len(audio))) for s in window_starts(len(audio), chunk, step)]
-    decoded, profile, repaired = _decode_spans(model, audio, spans, language, batch_size, "overlapping", verbose)
+    decoded, profile, repaired = _decode_spans(
+        model, audio, spans, language, batch_size, "overlapping", verbose
+    )
     merge_start = perf_counter()
     max_shift = _overlap_items(decoded.tokens, spans, overlap_s)
     tokens, kept = _merge_with_counts(decoded.tokens, max_shift, MIN_OVERLAP_RATIO)
@@ -499,7 +595,9 @@ def transcribe_overlapping(
     return _result("overlapping", text, decoded, records, audio, started, batch_size, profile)
 
 
-def _overlap_items(tokens: Sequence[Sequence[int]], spans: Sequence[tuple[int, int]], overlap_s: float) -> int:
+def _overlap_items(
+    tokens: Sequence[Sequence[int]], spans: Sequence[tuple[int, int]], overlap_s: float
+) -> int:
     """How many tokens deep an overlap may reach: twice the tokens expected in `overlap_s`, plus slack."""
     seconds = sum(end - start for start, end in spans) / SAMPLE_RATE
     per_second = sum(map(len, tokens)) / seconds if seconds else 0.0
@@ -543,8 +641,12 @@ def speech_timestamps(audio: np.ndarray, max_speech_s: float = MAX_CHUNK_S) -> l
     threads = torch.get_num_threads()
     try:
         stamps = fn(
-            audio if fn.__name__.endswith("sequence") else torch.from_numpy(audio), model,
-            sampling_rate=SAMPLE_RATE, threshold=0.5, min_silence_duration_ms=100, speech_pad_ms=200,
+            audio if fn.__name__.endswith("sequence") else torch.from_numpy(audio),
+            model,
+            sampling_rate=SAMPLE_RATE,
+            threshold=0.5,
+            min_silence_duration_ms=100,
+            speech_pad_ms=200,
             max_speech_duration_s=max_speech_s,
         )
     finally:
@@ -600,7 +702,11 @@ def transcribe_vad(
     if spans:
         decoded, profile, repaired = _decode_spans(model, audio, spans, language, batch_size, "vad", verbose)
     else:  # no speech: nothing to decode
-        decoded, profile, repaired = _Decoded([], [], [], language or ("" if model.is_multilingual else "en")), {}, []
+        decoded, profile, repaired = (
+            _Decoded([], [], [], language or ("" if model.is_multilingual else "en")),
+            {},
+            [],
+        )
     text = " ".join(t for t in decoded.texts if t)
     profile["vad_s"] = vad_s
     records = _records(spans, decoded, repaired=repaired)
@@ -627,7 +733,8 @@ def transcribe_batch(
     if too_long:
         i = too_long[0]
         raise ValueError(
-            f"file {i} lasts {len(arrays[i]) / SAMPLE_RATE:.1f} s, more than Whisper's {MAX_CHUNK_S:g} s window; "
+            f"file {i} lasts {len(arrays[i]) / SAMPLE_RATE:.1f} s, more than Whisper's "
+            f"{MAX_CHUNK_S:g} s window; "
             "transcribe long recordings with course_utils.longform.transcribe_overlapping (or transcribe_vad)"
         )
     order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))

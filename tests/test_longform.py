@@ -52,7 +52,9 @@ def test_merge_without_match_concatenates() -> None:
 
 def test_merge_repeated_words_are_neither_lost_nor_doubled() -> None:
     """Runs of the same word align by position, so their count survives the merge."""
-    assert merge_overlapping([words("no no no no yes"), words("no yes maybe")]) == words("no no no no yes maybe")
+    assert merge_overlapping([words("no no no no yes"), words("no yes maybe")]) == words(
+        "no no no no yes maybe"
+    )
     assert merge_overlapping([words("a the the the"), words("the the the b")]) == words("a the the the b")
 
 
@@ -137,7 +139,7 @@ def model():  # noqa: ANN201
 
 @pytest.fixture(scope="module")
 def speech_40s():  # noqa: ANN201
-    """About 47 s of corpus speech (the cut at 30 s falls inside a 17-s sentence) (the start of the benchmark's long form) with its reference."""
+    """The first ≈47 s of the benchmark's long form and its reference (30 s falls inside a sentence)."""
     from course_utils.data import english_long_form, long_form
 
     return long_form(english_long_form().clip_ids, max_duration_s=48)
@@ -165,8 +167,10 @@ def test_errors_say_what_to_change(model) -> None:  # noqa: ANN001
 def test_silence_gives_empty_text(model) -> None:  # noqa: ANN001
     """Silence yields (next to) no text and no crash; with VAD Whisper is not even run."""
     silence = np.zeros(35 * SAMPLE_RATE, dtype=np.float32)
-    for result in (transcribe_chunked(model, silence, verbose=False),
-                   transcribe_overlapping(model, silence, batch_size=2, verbose=False)):
+    for result in (
+        transcribe_chunked(model, silence, verbose=False),
+        transcribe_overlapping(model, silence, batch_size=2, verbose=False),
+    ):
         assert len(result.text.split()) <= 2, result.text
         assert len(result.chunks) == 2
     vad = transcribe_vad(model, silence, verbose=False)
@@ -179,9 +183,11 @@ def test_short_audio_is_one_window(model) -> None:  # noqa: ANN001
     from course_utils.metrics import wer
 
     audio, reference = load_clip("jfk")
-    results = [transcribe_chunked(model, audio, verbose=False),
-               transcribe_overlapping(model, audio, verbose=False),
-               transcribe_vad(model, audio, verbose=False)]
+    results = [
+        transcribe_chunked(model, audio, verbose=False),
+        transcribe_overlapping(model, audio, verbose=False),
+        transcribe_vad(model, audio, verbose=False),
+    ]
     for result in results:
         assert len(result.chunks) == 1
         assert wer(reference, result.text) < 0.1, result.text
