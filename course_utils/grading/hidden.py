@@ -1,0 +1,221 @@
+"""Hidden grading inputs: the held-out corpus slice, folders in the corpus format, and what the child sees.
+
+A hidden set is a folder like the speech corpus (``manifest.csv`` + audio) with an optional ``grading.json``
+that says which clips feed which exercise. The default is ``HELD_OUT_IDS``, a slice of the shared corpus that
+the lesson and the solutions never use. Submissions never see the folder: the parent stages neutral copies of
+the audio (``lid_000.wav``, ...) and keeps transcripts and language labels to itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ..audio import SAMPLE_RATE, load_audio
+from ..data import CORPUS_ENV, MANIFEST, Clip, corpus_dir, list_clips, long_form
+
+SELECTION_FILE = "grading.json"
+
+# Held out for grading: the lesson, the solutions and their plots must not use these clips (tested).
+HELD_OUT_LID = (
+    "fleurs-de-005", "fleurs-de-006", "fleurs-es-005", "fleurs-es-006", "fleurs-fr-005", "fleurs-fr-006",
+    "fleurs-pt-005", "fleurs-pt-006", "fleurs-en-006", "cmu-arctic-a0024",
+)  # fmt: skip
+HELD_OUT_LONGFORM = ("osr-us-000-0034-8k", "cmu-arctic-a0024", "fleurs-en-006")  # 51 s of clean read English
+HELD_OUT_THROUGHPUT = ("fleurs-en-004", "fleurs-en-005", "fleurs-en-006", "fleurs-en-007")
+HELD_OUT_IDS: tuple[str, ...] = tuple(sorted({*HELD_OUT_LID, *HELD_OUT_LONGFORM, *HELD_OUT_THROUGHPUT}))
+
+
+@dataclass
+class Selection:
+    """Which hidden clips feed which exercise, and the Ex. 2/3 call parameters (``grading.json``)."""
+
+    lid: list[str]
+    longform: list[str]
+    throughput: list[str]
+    chunk_s: float = 10.0  # short windows: more cuts, so merging well shows in the WER (tiny.en, 51 s)
+    overlap_s: float = 2.0
+    batch_size: int = 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_SELECTION = Selection(list(HELD_OUT_LID), list(HELD_OUT_LONGFORM), list(HELD_OUT_THROUGHPUT))
+
+
+@dataclass
+class HiddenSet:
+    """A hidden folder read into clips per exercise; transcripts and labels stay in the parent."""
+
+    folder: Path
+    selection: Selection
+    clips: dict[str, Clip] = field(repr=False)
+
+    @property
+    def lid(self) -> list[Clip]:
+        return [self.clips[i] for i in self.selection.lid]
+
+    @property
+    def throughput(self) -> list[Clip]:
+        return [self.clips[i] for i in self.selection.throughput]
+
+    @property
+    def longform_reference(self) -> str:
+        """The joined transcripts of the Ex. 2 clips, in order (what the long recording says)."""
+        return " ".join(self.clips[i].transcript.strip() for i in self.selection.longform)
+
+
+@contextlib.contextmanager
+def corpus_at(folder: Path) -> Iterator[None]:
+    """Point ``course_utils.data`` at another corpus folder for the duration of a block (parent only)."""
+    before = os.environ.get(CORPUS_ENV)
+    os.environ[CORPUS_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CORPUS_ENV, None)
+        else:
+            os.environ[CORPUS_ENV] = before
+
+
+def read_hidden_set(folder: str | Path) -> HiddenSet:
+    """Read a hidden folder (corpus format); without ``grading.json`` every clip is used for language ID,
+    the English clips with transcripts form the Ex. 2 recording and the first four of those Ex. 3."""
+    folder = Path(folder).resolve()
+    if not (folder / MANIFEST).is_file():
+        raise FileNotFoundError(
+            f"hidden inputs folder {folder} has no {MANIFEST}; pass a folder in the corpus format "
+            "(manifest.csv + audio) or leave --hidden out to use the held-out corpus slice"
+        )
+    with corpus_at(folder):
+        clips = {clip.id: clip for clip in list_clips()}
+    selection_file = folder / SELECTION_FILE
+    if selection_file.is_file():
+        try:
+            selection = Selection(**json.loads(selection_file.read_text(encoding="utf-8")))
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{selection_file} is not a valid selection ({error}); expected keys "
+                f"{', '.join(Selection.__dataclass_fields__)}"
+            ) from None
+    else:
+        english = [c.id for c in clips.values() if c.language == "en" and c.has_transcript]
+        selection = Selection(list(clips), english, english[:4])
+    missing = sorted({*selection.lid, *selection.longform, *selection.throughput} - set(clips))
+    if missing:
+        raise ValueError(f"{selection_file} names clips that {folder / MANIFEST} lacks: {', '.join(missing)}")
+    untranscribed = [i for i in selection.longform if not clips[i].has_transcript]
+    if not selection.lid or not selection.longform or not selection.throughput or untranscribed:
+        raise ValueError(
+            f"hidden set {folder} needs clips for all three exercises and transcripts for the Ex. 2 clips "
+            f"(without transcript: {', '.join(untranscribed) or 'none'})"
+        )
+    if not 0 <= selection.overlap_s < selection.chunk_s:
+        raise ValueError(f"need 0 <= overlap_s < chunk_s, got {selection.overlap_s} and {selection.chunk_s}")
+    return HiddenSet(folder, selection, clips)
+
+
+def export_clips(ids: list[str] | tuple[str, ...], dest: Path, selection: Selection | None = None) -> Path:
+    """Copy corpus clips (manifest rows + audio) into `dest` in the corpus format, e.g. a hidden set."""
+    source = corpus_dir()
+    wanted = set(ids)
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(source / MANIFEST, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = [row for row in reader if row["id"] in wanted]
+        fields = reader.fieldnames or []
+    missing = wanted - {row["id"] for row in rows}
+    if missing:
+        raise ValueError(f"the corpus at {source} lacks clips {', '.join(sorted(missing))}")
+    for row in rows:
+        (dest / row["file"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / row["file"], dest / row["file"])
+    with open(dest / MANIFEST, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    if selection is not None:
+        (dest / SELECTION_FILE).write_text(json.dumps(selection.to_dict(), indent=1), encoding="utf-8")
+    return dest
+
+
+def export_public_corpus(dest: Path, hidden: HiddenSet) -> Path | None:
+    """The corpus minus the held-out slice and every hidden clip (by id and by audio bytes): what a
+    submission's notebook may read."""
+    try:
+        source = corpus_dir()
+    except FileNotFoundError:
+        return None
+    secret = {_sha256(clip.path) for clip in hidden.clips.values()}
+    with open(source / MANIFEST, newline="", encoding="utf-8") as f:
+        public = [
+            row["id"] for row in csv.DictReader(f)
+            if row["id"] not in hidden.clips and row["id"] not in HELD_OUT_IDS
+            and _sha256(source / row["file"]) not in secret
+        ]  # fmt: skip
+    return export_clips(public, dest)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass
+class StagedInputs:
+    """Neutral copies of the hidden audio for the child, as 16 kHz PCM WAV; paths relative to `folder`."""
+
+    folder: Path
+    lid: list[str]
+    longform: str
+    throughput: list[str]
+    languages: list[str]  # true labels of `lid`, sent to the child only after its predictions are in
+    chunk_s: float = 30.0
+    overlap_s: float = 5.0
+    batch_size: int = 4
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def fingerprint(self) -> str:
+        """Hash of every staged file's bytes: the key of cached reference results."""
+        digest = hashlib.sha256()
+        for name in [*self.lid, self.longform, *self.throughput]:
+            digest.update(name.encode() + (self.folder / name).read_bytes())
+        digest.update(json.dumps([self.languages, self.chunk_s, self.overlap_s, self.batch_size]).encode())
+        return digest.hexdigest()
+
+
+def stage_inputs(hidden: HiddenSet, dest: Path) -> StagedInputs:
+    """Write the audio the child gets (no ids, no transcripts, no labels) and return where it lies."""
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, audio: np.ndarray) -> str:
+        sf.write(dest / name, audio, SAMPLE_RATE, subtype="PCM_16")
+        return name
+
+    lid = [write(f"lid_{i:03d}.wav", clip.audio()) for i, clip in enumerate(hidden.lid)]
+    throughput = [write(f"throughput_{i:03d}.wav", clip.audio()) for i, clip in enumerate(hidden.throughput)]
+    with corpus_at(hidden.folder):
+        recording = long_form(list(hidden.selection.longform), gap_s=0.5)
+    selection = hidden.selection
+    return StagedInputs(
+        dest, lid, write("longform.wav", recording.audio), throughput, [clip.language for clip in hidden.lid],
+        selection.chunk_s, selection.overlap_s, selection.batch_size,
+    )
+
+
+def staged_audio(staged: StagedInputs, name: str) -> np.ndarray:
+    """A staged file as the child will decode it (the parent scores against exactly the same samples)."""
+    return load_audio(staged.path(name))

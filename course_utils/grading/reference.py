@@ -1,0 +1,101 @@
+"""The parent's own answers on the hidden inputs, computed once per hidden set and cached by content hash.
+
+Submissions are compared with these: Ex. 1 with the reference language detection, Ex. 2 with
+``longform.transcribe_overlapping`` and the naive ``longform.transcribe_chunked`` (WER from ``metrics.wer``),
+Ex. 3 with ``metrics.measure_throughput`` (a floor for how long transcribing the files must take).
+Only numbers are cached, never the hidden transcripts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .hidden import HiddenSet, StagedInputs, staged_audio
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class References:
+    """What the reference implementations score on one hidden set (numbers only)."""
+
+    key: str  # staged-input fingerprint + models + device: a cache entry is valid only for the same key
+    lid_predictions: list[str]
+    lid_accuracy: float
+    overlap_wer: float
+    naive_wer: float
+    reference_words: int  # words in the normalised Ex. 2 reference (sets the WER margin)
+    throughput_s: float  # seconds metrics.measure_throughput needs for the Ex. 3 files (sequential, warm)
+    audio_minutes: float  # exact length of the Ex. 3 files
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def detect_language(model: Any, audio: np.ndarray) -> tuple[str, float]:
+    """Reference for Ex. 1: Whisper's language head on the first 30 s; (ISO code, probability)."""
+    import whisper
+
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(model.device)
+    _, probabilities = model.detect_language(mel)
+    code = max(probabilities, key=probabilities.get)
+    return code, float(probabilities[code])
+
+
+def reference_key(staged: StagedInputs, model: str, lid_model: str, device: str) -> str:
+    return f"v{CACHE_VERSION}:{staged.fingerprint()}:{model}:{lid_model}:{device}"
+
+
+def compute_references(
+    hidden: HiddenSet, staged: StagedInputs, model_name: str, lid_model_name: str, device: str
+) -> References:
+    """Run the reference implementations on exactly the audio the children get (a few seconds to a minute)."""
+    from ..longform import transcribe_chunked, transcribe_overlapping
+    from ..metrics import measure_throughput, normalize_text, wer
+    from ..models import load_model
+
+    lid_model = load_model(lid_model_name, device)
+    predictions = [detect_language(lid_model, staged_audio(staged, name))[0] for name in staged.lid]
+    accuracy = float(np.mean([p == t for p, t in zip(predictions, staged.languages, strict=True)]))
+    del lid_model
+    model = load_model(model_name, device)
+    recording = staged_audio(staged, staged.longform)
+    reference = hidden.longform_reference
+    overlapped = transcribe_overlapping(model, recording, staged.chunk_s, staged.overlap_s, verbose=False).text
+    naive = transcribe_chunked(model, recording, staged.chunk_s, verbose=False).text
+    files = [staged.path(name) for name in staged.throughput]
+    timing = measure_throughput(model, files, mode="sequential", verbose=False, warmup=True)
+    return References(
+        key=reference_key(staged, model_name, lid_model_name, device),
+        lid_predictions=predictions,
+        lid_accuracy=accuracy,
+        overlap_wer=wer(reference, overlapped),
+        naive_wer=wer(reference, naive),
+        reference_words=len(normalize_text(reference).split()),
+        throughput_s=timing.total_s,
+        audio_minutes=sum(len(staged_audio(staged, name)) for name in staged.throughput) / 16000 / 60,
+    )
+
+
+def cached_references(
+    cache: Path | None, hidden: HiddenSet, staged: StagedInputs, model: str, lid_model: str, device: str
+) -> References:
+    """References from `cache` when its key matches this hidden set and these models, else computed and saved."""
+    key = reference_key(staged, model, lid_model, device)
+    if cache is not None and cache.is_file():
+        try:
+            stored = References(**json.loads(cache.read_text(encoding="utf-8")))
+            if stored.key == key:
+                return stored
+        except (TypeError, ValueError):
+            pass  # an old or broken cache is simply recomputed
+    references = compute_references(hidden, staged, model, lid_model, device)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(references.to_dict(), indent=1), encoding="utf-8")
+    return references
