@@ -19,24 +19,37 @@ from .data import (
     load_clip,
     long_form,
 )
+from .engines import EngineRun, compare_inference_options
+from .longform import (
+    LongformResult,
+    merge_overlapping,
+    transcribe_batch,
+    transcribe_chunked,
+    transcribe_overlapping,
+    transcribe_vad,
+)
 from .metrics import (
     ClipScore,
     ErrorCounts,
     Evaluation,
+    ModelComparison,
     SweepPoint,
     Throughput,
     Timing,
     TranscriptionResult,
     cer,
+    compare_models,
     corpus_cer,
     corpus_wer,
     error_rate,
     evaluate,
     measure_rtf,
     measure_throughput,
+    method_table,
     normalize_text,
     rtf_sweep,
     sweep_table,
+    timed_call,
     transcribe_and_measure,
     transcribe_options,
     wer,
@@ -44,11 +57,14 @@ from .metrics import (
 from .models import (
     ModelNotAvailableError,
     available_models,
+    comparison_models,
     ct2_model_dir,
     default_device,
     describe_model,
     load_model,
     loadable_models,
+    model_size_table,
+    runtime_info,
 )
 from .plots import (
     plot_boundary_loss,
@@ -78,4 +94,7 @@ __all__ = [
     "plot_boundary_loss", "plot_chunk_timeline", "plot_confusion_matrix", "plot_method_comparison",
     "plot_model_comparison", "plot_precision_comparison", "plot_rtf_vs_duration", "plot_throughput",
     "plot_waveform_and_mel", "plot_word_timeline", "audio_player", "transcription_explorer",
+    "EngineRun", "compare_inference_options", "LongformResult", "merge_overlapping", "transcribe_batch",
+    "transcribe_chunked", "transcribe_overlapping", "transcribe_vad", "ModelComparison", "compare_models",
+    "method_table", "timed_call", "model_size_table", "runtime_info", "comparison_models",
 ]

@@ -35,6 +35,7 @@ from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
 
 from .audio import SAMPLE_RATE, load_audio, synth_tone
 from .models import default_device, describe_model, load_model
+from .settings import show_progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -211,6 +212,24 @@ class Timing:
         return asdict(self)
 
 
+def timed_call(
+    fn_or_model: Any,
+    audio: Any,
+    warmup: int = 1,
+    repeats: int = 3,
+    *,
+    device: torch.device | str | None = None,
+    **options: Any,
+) -> tuple[Timing, Any]:
+    """Like ``measure_rtf`` but also returns the last run's output (a transcript), so nothing is run twice."""
+    warmup = _check_count(warmup, "warmup", 0)
+    repeats = _check_count(repeats, "repeats", 1)
+    samples = _as_audio(audio)
+    run, dev = _runner(fn_or_model, options, device)
+    times, output = _time_runs(run, samples, dev, warmup, repeats)
+    return Timing.from_runs(times, _duration_s(samples), warmup, str(dev)), output
+
+
 def measure_rtf(
     fn_or_model: Any,
     audio: Any,
@@ -227,12 +246,7 @@ def measure_rtf(
     synchronised before each timed run and after it. `device` overrides the device to synchronise (default:
     the model's, or ``default_device()`` for a callable).
     """
-    warmup = _check_count(warmup, "warmup", 0)
-    repeats = _check_count(repeats, "repeats", 1)
-    samples = _as_audio(audio)
-    run, dev = _runner(fn_or_model, options, device)
-    times, _ = _time_runs(run, samples, dev, warmup, repeats)
-    return Timing.from_runs(times, _duration_s(samples), warmup, str(dev))
+    return timed_call(fn_or_model, audio, warmup, repeats, device=device, **options)[0]
 
 
 @dataclass
@@ -338,7 +352,7 @@ def rtf_sweep(
     if warmup:
         _time_runs(run, speech[: round(min(durations) * SAMPLE_RATE)], device, warmup, 0)
     points: list[SweepPoint] = []
-    for signal, d in tqdm(jobs, desc="RTF sweep", leave=False, disable=not verbose):
+    for signal, d in tqdm(jobs, desc="RTF sweep", leave=False, disable=not show_progress(verbose)):
         audio = speech[: round(d * SAMPLE_RATE)] if signal == "speech" else synth_tone(d)
         times, result = _time_runs(run, audio, device, 0, repeats)
         seconds = float(statistics.median(times))
@@ -627,7 +641,7 @@ def evaluate(model: Any, clips: Iterable[Any], verbose: bool = True, **options: 
                 "clips (list_clips(language='en'))"
             )
     rows: list[ClipScore] = []
-    for clip in tqdm(clips, desc=f"evaluate {_model_name(model)}", leave=False, disable=not verbose):
+    for clip in tqdm(clips, desc=f"evaluate {_model_name(model)}", leave=False, disable=not show_progress(verbose)):
         code = language_code(clip.language)
         clip_options = dict(options)
         if multilingual:
@@ -706,6 +720,42 @@ def compare_models(names: Iterable[str], clips: Iterable[Any], device: str | Non
     return rows
 
 
+def _text_and_seconds(result: Any) -> tuple[str, float]:
+    """(transcript, processing seconds) of any of the package's results, or of a (text, seconds) pair."""
+    if isinstance(result, tuple):
+        return str(result[0]), float(result[1])
+    seconds = getattr(result, "process_time_s", None)
+    if seconds is None:
+        raise TypeError(f"cannot read a processing time from {type(result).__name__}; pass (text, seconds)")
+    return str(result.text), float(seconds)
+
+
+def method_table(
+    reference: str, results: dict[str, Any], language: str = "en", baseline: str | None = None
+) -> pd.DataFrame:
+    """Score several transcriptions of the same audio: seconds, speed-up against `baseline`, WER; a DataFrame.
+
+    `results` maps a method's label to a ``TranscriptionResult``, a ``LongformResult`` or a (text, seconds)
+    pair. The first entry is the baseline unless `baseline` names another.
+    """
+    import pandas as pd
+
+    if not results:
+        raise ValueError("no results to compare; pass {label: result}")
+    rows = []
+    for label, result in results.items():
+        text, seconds = _text_and_seconds(result)
+        counts = error_counts(reference, text, language)
+        rows.append({"method": label, "seconds": seconds, "wer": counts.rate, "errors": counts.errors,
+                     "reference_words": counts.reference_words})
+    base = next((r for r in rows if r["method"] == (baseline or rows[0]["method"])), None)
+    if base is None:
+        raise KeyError(f"baseline {baseline!r} is not one of {list(results)}")
+    for row in rows:
+        row["speed-up"] = base["seconds"] / row["seconds"] if row["seconds"] > 0 else float("inf")
+    return pd.DataFrame(rows)
+
+
 # --- throughput ---------------------------------------------------------------------------------------------
 
 
@@ -759,7 +809,7 @@ def measure_throughput(
         opts = transcribe_options(model, language=language)
 
         def transcribe_all(items: list[np.ndarray], show: bool) -> list[str]:
-            bar = tqdm(items, desc="sequential", leave=False, disable=not show)
+            bar = tqdm(items, desc="sequential", leave=False, disable=not show_progress(show))
             return [str(model.transcribe(audio, **opts)["text"]).strip() for audio in bar]
     else:
         try:

@@ -451,6 +451,18 @@ def loadable_models(check_online: bool = True) -> list[str]:
     return [row.name for row in available_models(check_online) if row.available]
 
 
+def comparison_models(sizes: tuple[str, ...] = ("tiny", "base", "small"), check_online: bool = True) -> list[str]:
+    """One loadable name per size, multilingual preferred: tiny/base/small online, tiny.en/base offline here."""
+    loadable = set(loadable_models(check_online))
+    chosen = []
+    for size in sizes:
+        for name in (size, f"{size}.en"):
+            if name in loadable:
+                chosen.append(name)
+                break
+    return chosen
+
+
 def describe_model(model: Whisper) -> ModelDescription:
     """Parameters (millions; the encoder's sinusoidal positions are a buffer), layers, width, heads, vocabulary."""
     dims = model.dims

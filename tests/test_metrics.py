@@ -525,3 +525,31 @@ def test_compare_models_measures_each_model_on_the_same_clips() -> None:
     assert all(r.load_s > 0 and 0 < r.rtf < 5 and 0 <= r.wer < 0.5 for r in rows)
     assert [s.id for s in rows[0].evaluation.rows] == [s.id for s in rows[1].evaluation.rows] == [c.id for c in clips]
     assert "evaluation" not in rows[0].to_dict()
+
+
+def test_method_table_scores_every_result_against_the_first() -> None:
+    """Seconds, speed-up over the baseline and WER for each labelled result; bad baseline named."""
+    reference = "the quick brown fox jumps over the lazy dog"
+    table = metrics.method_table(reference, {
+        "slow": (reference, 4.0),
+        "fast but lossy": ("the quick brown fox over the lazy dog", 1.0),
+    })
+    assert list(table["method"]) == ["slow", "fast but lossy"]
+    assert list(table["speed-up"]) == [1.0, 4.0]
+    assert table["wer"].tolist() == [0.0, pytest.approx(1 / 9)]
+    with pytest.raises(KeyError, match="fastest"):
+        metrics.method_table(reference, {"a": (reference, 1.0)}, baseline="fastest")
+    with pytest.raises(TypeError, match="processing time"):
+        metrics.method_table(reference, {"a": object()})
+
+
+def test_timed_call_returns_the_output_of_the_last_timed_run() -> None:
+    """The transcript comes back with the timing, so callers never run the model twice."""
+    calls: list[int] = []
+
+    def fake(audio: np.ndarray) -> str:
+        calls.append(len(calls))
+        return f"run {len(calls)}"
+
+    timing, output = metrics.timed_call(fake, np.zeros(SR, dtype=np.float32), warmup=1, repeats=2, device="cpu")
+    assert output == "run 3" and len(timing.runs) == 2 and len(calls) == 3

@@ -142,3 +142,17 @@ def test_greedy_transcripts_equal_faster_whisper_on_the_same_directory(name):
                                            without_timestamps=True, condition_on_previous_text=False)
         theirs = "".join(segment.text for segment in segments)
         assert ours.strip() == theirs.strip(), clip.id
+
+
+def test_comparison_models_pick_one_loadable_name_per_size(offline):
+    assert cu.comparison_models() == ["tiny.en", "base"]
+    assert cu.comparison_models(("small",)) == []
+
+
+def test_model_size_table_marks_what_was_measured(offline):
+    table = cu.model_size_table({"tiny.en": 5.25})
+    by_size = table.set_index("size")
+    assert by_size.loc["tiny", "WER (measured on corpus speech)"] == "tiny.en: 5.2 %"
+    assert by_size.loc["small", "WER (measured on corpus speech)"] == "not measured here"
+    assert by_size.loc["base", "loadable here"] == "base"
+    assert list(table["size"]) == ["tiny", "base", "small", "medium", "large", "turbo"]
