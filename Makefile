@@ -48,3 +48,5 @@ lint: install
 
 clean:
 	rm -rf build .pytest_cache
+
+include mk/grading.mk
