@@ -109,6 +109,7 @@ class Row:
     wer: float  # fraction, not percent
     ratio: float = float("nan")  # wall_s / openai-whisper sequential wall_s
     cpu_per_wall: float = 0.0  # process CPU seconds per wall second (≈ threads when the machine is idle)
+    contended: bool = False  # CPU/wall stayed below 85 % of the threads: another program shared the cores
     runs_s: list[float] = field(default_factory=list)
     windows: int = 0  # 30-second windows decoded (course_utils methods)
     profile: dict[str, float] = field(default_factory=dict)
@@ -119,17 +120,65 @@ class Row:
         return asdict(self)
 
 
-def _timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], float, Any]:
-    """(wall seconds per run, CPU/wall of the runs, last output) of `repeats` runs of `fn`."""
+@dataclass
+class Clock:
+    """How runs are timed on a possibly shared machine."""
+
+    repeats: int = 1  # timed runs per method; the median is reported
+    wait_idle_s: float = 0.0  # before each run, wait up to this long for the other programs to go quiet
+    retries: int = 0  # rerun a run whose CPU time / wall time shows it shared the cores, up to this often
+    cpu_threads: int = 0  # threads a run should keep busy (CPU device); 0: do not judge contention
+
+
+CONTENDED_SHARE = 0.85  # a run that kept its threads busy less than this share of the wall time was contended
+
+
+def _cpu_busy(window_s: float = 2.0) -> float:
+    """Share of all cores busy over `window_s` (from /proc/stat); 0.0 where the OS does not tell."""
+
+    def snapshot() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = snapshot()
+        time.sleep(window_s)
+        total1, idle1 = snapshot()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def _wait_for_idle(max_s: float, busy: float = 0.1) -> bool:
+    """Wait (up to `max_s`) until less than `busy` of the cores are in use; True when that happened."""
+    end = time.monotonic() + max_s
+    while time.monotonic() < end:
+        if _cpu_busy() < busy:
+            return True
+    return False
+
+
+def _timed(fn: Callable[[], Any], clock: Clock) -> tuple[list[float], list[float], list[Any]]:
+    """(wall seconds, CPU/wall, output) of each of `clock.repeats` timed runs of `fn`."""
     walls: list[float] = []
-    cpu = 0.0
-    output = None
-    for _ in range(repeats):
-        cpu_start, start = time.process_time(), time.perf_counter()
-        output = fn()
-        walls.append(time.perf_counter() - start)
-        cpu += time.process_time() - cpu_start
-    return walls, cpu / sum(walls) if sum(walls) > 0 else 0.0, output
+    ratios: list[float] = []
+    outputs: list[Any] = []
+    for _ in range(clock.repeats):
+        for attempt in range(clock.retries + 1):
+            if clock.wait_idle_s > 0:
+                _wait_for_idle(clock.wait_idle_s)
+            cpu_start, start = time.process_time(), time.perf_counter()
+            output = fn()
+            wall = time.perf_counter() - start
+            ratio = (time.process_time() - cpu_start) / wall if wall > 0 else 0.0
+            if not clock.cpu_threads or ratio >= CONTENDED_SHARE * clock.cpu_threads:
+                break
+            if attempt < clock.retries:
+                print(f"    contended run (CPU/wall {ratio:.2f}), running again", file=sys.stderr, flush=True)
+        walls.append(wall)
+        ratios.append(ratio)
+        outputs.append(output)
+    return walls, ratios, outputs
 
 
 def _row(
@@ -138,14 +187,16 @@ def _row(
     run: Callable[[np.ndarray], Any],
     audio: np.ndarray,
     reference: str,
-    repeats: int,
+    clock: Clock,
     verbose: bool,
 ) -> Row:
     """Warm `run` up on a short piece, time it on `audio`, score its text against `reference`."""
     run(audio[: round(WARMUP_S * SAMPLE_RATE)])
-    walls, cpu_per_wall, output = _timed(lambda: run(audio), repeats)
+    walls, ratios, outputs = _timed(lambda: run(audio), clock)
+    output = outputs[-1]
     text = output if isinstance(output, str) else output.text
     wall = statistics.median(walls)
+    cpu_per_wall = statistics.median(ratios)
     row = Row(
         method=method,
         family=family,
@@ -156,6 +207,7 @@ def _row(
         runs_s=walls,
         text=text,
     )
+    row.contended = bool(clock.cpu_threads) and cpu_per_wall < CONTENDED_SHARE * clock.cpu_threads
     if isinstance(output, longform.LongformResult):
         row.windows = len(output.chunks)
         row.profile = {k: round(v, 3) for k, v in output.profile.items()}
@@ -213,11 +265,12 @@ def run_longform(
     audio: np.ndarray,
     reference: str,
     batch_sizes: Sequence[int] = (1, 4, 8, 16),
-    repeats: int = 1,
+    clock: Clock | None = None,
     faster_whisper: bool = True,
     verbose: bool = True,
 ) -> list[Row]:
     """Time every long-form method on `audio` and score it against `reference`; rows in table order."""
+    clock = clock or Clock()
     device = str(model.device)
     opts = transcribe_options(model)
     language = None if model.is_multilingual else "en"
@@ -228,7 +281,7 @@ def run_longform(
             lambda a: model.transcribe(a, **opts)["text"],
             audio,
             reference,
-            repeats,
+            clock,
             verbose,
         )
     ]
@@ -249,10 +302,10 @@ def run_longform(
                 lambda a, b=b: longform.transcribe_vad(model, a, batch_size=b, verbose=False),
             )
         )
-    rows += [_row(name, "course_utils", run, audio, reference, repeats, verbose) for name, run in ours]
+    rows += [_row(name, "course_utils", run, audio, reference, clock, verbose) for name, run in ours]
     if faster_whisper:
         for name, run in _faster_whisper_runs(model, device, language, max(batch_sizes)):
-            rows.append(_row(name, "faster-whisper", run, audio, reference, repeats, verbose))
+            rows.append(_row(name, "faster-whisper", run, audio, reference, clock, verbose))
     for row in rows:
         row.ratio = row.wall_s / rows[0].wall_s
     return rows
@@ -405,6 +458,12 @@ def _batch_sizes(text: str) -> list[int]:
     return sizes
 
 
+def _clock(args: argparse.Namespace, device: str) -> Clock:
+    """Timing settings from the command line; contention is judged only on CPU."""
+    threads = torch.get_num_threads() if not device.startswith("cuda") else 0
+    return Clock(repeats=args.repeats, wait_idle_s=args.wait_idle, retries=args.retries, cpu_threads=threads)
+
+
 def cmd_longform(args: argparse.Namespace) -> dict[str, Any]:
     """`bench longform`: every long-form method on the same English recording."""
     device = args.device or default_device()
@@ -418,7 +477,9 @@ def cmd_longform(args: argparse.Namespace) -> dict[str, Any]:
         file=sys.stderr,
         flush=True,
     )
-    rows = run_longform(model, audio, reference, args.batch_sizes, args.repeats, not args.no_faster_whisper)
+    rows = run_longform(
+        model, audio, reference, args.batch_sizes, _clock(args, device), not args.no_faster_whisper
+    )
     info["load_avg_1min_at_end"] = round(_load(), 2)
     targets = check_targets(rows)
     command = args.command_line
@@ -479,8 +540,9 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
     audios = [clip.audio() for clip in clips]
     refs = [clip.transcript for clip in clips]
     info = machine_info(device)
-    batch_size = max(args.batch_sizes)
+    sizes = [b for b in args.batch_sizes if b > 1] or [2]
     language = None if model.is_multilingual else "en"
+    clock = _clock(args, device)
     print(
         f"throughput benchmark: {args.model} on {len(clips)} files, "
         f"{sum(map(len, audios)) / SAMPLE_RATE:.1f} s"
@@ -489,19 +551,30 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
     results = []
-    for mode, size in (("sequential", 1), ("batched", batch_size)):
-        cpu_start = time.process_time()
-        t = measure_throughput(model, audios, mode=mode, batch_size=size, verbose=False, language=language)
+    for mode, size in [("sequential", 1)] + [("batched", b) for b in sizes]:
+        _, ratios, outputs = _timed(
+            lambda mode=mode, size=size: measure_throughput(
+                model, audios, mode=mode, batch_size=size, verbose=False, language=language
+            ),
+            clock,
+        )
+        t = sorted(outputs, key=lambda t: t.total_s)[len(outputs) // 2]  # the median run
         row = t.to_dict()
         row.pop("texts")
         row["wer"] = corpus_wer(list(zip(refs, t.texts, strict=True)))
-        row["cpu_per_wall"] = (
-            (time.process_time() - cpu_start) / t.total_s if t.total_s else 0.0
-        )  # incl. warm-up
+        row["cpu_per_wall"] = statistics.median(ratios)  # of the whole call, warm-up included
+        row["runs_s"] = [o.total_s for o in outputs]
         results.append(row)
+        print(
+            f"  {mode:<10} batch {size:<3} {t.total_s:7.2f} s  WER {100 * row['wer']:5.2f} %  "
+            f"cpu/wall {row['cpu_per_wall']:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
     info["load_avg_1min_at_end"] = round(_load(), 2)
-    ratio = results[1]["audio_minutes_per_compute_minute"] / results[0]["audio_minutes_per_compute_minute"]
-    header = ("mode", "batch", "total s", "audio min / compute min", "files/s", "WER %")
+    best = max(results[1:], key=lambda r: r["audio_minutes_per_compute_minute"])
+    ratio = best["audio_minutes_per_compute_minute"] / results[0]["audio_minutes_per_compute_minute"]
+    header = ("mode", "batch", "total s", "audio min / compute min", "files/s", "WER %", "cpu/wall")
     body = [
         (
             r["mode"],
@@ -510,6 +583,7 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
             f"{r['audio_minutes_per_compute_minute']:.1f}",
             f"{r['files_per_second']:.2f}",
             f"{100 * r['wer']:.2f}",
+            f"{r['cpu_per_wall']:.2f}",
         )
         for r in results
     ]
@@ -541,8 +615,8 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
         _write(args.json, json.dumps(result, indent=1, default=float))
     if args.markdown:
         md = [
-            "| mode | batch | total s | audio min / compute min | files/s | WER % |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| mode | batch | total s | audio min / compute min | files/s | WER % | CPU/wall |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         md += [f"| {' | '.join(line)} |" for line in body]
         _write(
@@ -601,13 +675,25 @@ def build_parser() -> argparse.ArgumentParser:
             "--batch-sizes",
             type=_batch_sizes,
             default=[1, 4, 8, 16],
-            help="mel windows per decode call to try (default 1,4,8,16; throughput uses the largest)",
+            help="mel windows per decode call to try (default 1,4,8,16; throughput tries each above 1)",
+        )
+        p.add_argument("--repeats", type=int, default=1, help="timed runs per method; the median is kept")
+        p.add_argument(
+            "--wait-idle",
+            type=float,
+            default=0.0,
+            help="before each timed run wait up to this many seconds for other programs to leave the CPU",
+        )
+        p.add_argument(
+            "--retries",
+            type=int,
+            default=0,
+            help="rerun a timed run that shared the cores (CPU/wall < 85 %% of the threads) this often",
         )
         if name == "longform":
             p.add_argument(
                 "--quick", action="store_true", help="≈47 s of audio instead of ≈255 s (smoke test)"
             )
-            p.add_argument("--repeats", type=int, default=1, help="timed runs per method; the median is kept")
             p.add_argument("--no-faster-whisper", action="store_true", help="skip the faster-whisper rows")
         else:
             p.add_argument("--files", type=int, default=20, help="number of short files (default 20)")
@@ -619,9 +705,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.command_line = "python -m course_utils.bench " + " ".join(argv)
+    if args.repeats < 1 or args.retries < 0 or args.wait_idle < 0:
+        raise SystemExit("--repeats must be >= 1, --retries and --wait-idle >= 0")
     if args.benchmark == "longform":
-        if args.repeats < 1:
-            raise SystemExit("--repeats must be >= 1")
         cmd_longform(args)
     else:
         if args.files < 1:
