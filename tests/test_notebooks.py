@@ -12,6 +12,8 @@ import nbformat
 import papermill
 import pytest
 
+from course_utils.runner import run_notebook
+
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "notebooks" / "19_asr_with_whisper.ipynb"
 QUICK_PARAMETERS = {"QUICK": True, "MODEL": "tiny.en", "COMPARE_MODELS": ["tiny.en", "base"], "LONG_AUDIO_S": 60}
@@ -55,10 +57,26 @@ def test_lesson_has_a_parameters_cell_with_the_documented_names():
 def test_lesson_runs_under_nbval_with_quick_parameters(tmp_path):
     prepared = tmp_path / LESSON.name
     papermill.execute_notebook(str(LESSON), str(prepared), parameters=QUICK_PARAMETERS, prepare_only=True)
-    env = {**os.environ, "COURSE_HEADLESS": "1", "MPLBACKEND": "Agg"}
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the notebook's own inline backend
+    env["COURSE_HEADLESS"] = "1"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--current-env", "-p", "no:cacheprovider", "-q",
          "--nbval-cell-timeout", "600", str(prepared)],
         cwd=LESSON.parent, env=env, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_lesson_shows_its_figures_without_warnings_and_prints_a_summary(tmp_path, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    run = run_notebook(LESSON, tmp_path, QUICK_PARAMETERS, html=False, progress=False)
+    executed = nbformat.read(run.notebook, as_version=4)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    warnings = [o["text"] for o in outputs if o.get("name") == "stderr" and "Warning" in o.get("text", "")]
+    assert not warnings, warnings
+    figures = sum("image/png" in o.get("data", {}) for o in outputs)
+    assert figures >= 10, f"only {figures} figures rendered"
+    assert "JFK transcribed as" in run.summary and "WER" in run.summary
