@@ -804,6 +804,15 @@ _MODEL_HINT = "rows with model, parameters_m, rtf, wer and load_s (e.g. metrics.
 
 
 @_figure_function
+def _speed_label(rtf: float) -> str:
+    """'0.250 (4.0× faster than real time)' or '1.144 (slower than real time)' for a bar label."""
+    if rtf <= 0:
+        return "0"
+    if rtf >= 1:
+        return f"{rtf:.3f}\n(slower than real time)"
+    return f"{rtf:.3f}\n({1 / rtf:.1f}× faster than real time)"
+
+
 def plot_model_comparison(rows: Any, title: str = "") -> Figure:
     """Four panels per model: size (parameters, load time), RTF, the speed-vs-size trade-off and WER.
 
@@ -837,7 +846,7 @@ def plot_model_comparison(rows: Any, title: str = "") -> Figure:
 
     rtfs = [m["rtf"] for m in models]
     bars = ax_rtf.bar(xs, rtfs, color=colors, width=0.65)
-    _bar_labels(ax_rtf, bars, [f"{r:.3f}\n({1 / r:.0f}× real time)" if r > 0 else "0" for r in rtfs])
+    _bar_labels(ax_rtf, bars, [_speed_label(r) for r in rtfs])
     _rtf_axis(ax_rtf, max(rtfs) * 1.15)
     ax_rtf.set(ylabel="RTF (lower is faster)", title="Real-time factor")
 
