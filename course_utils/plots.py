@@ -804,7 +804,7 @@ _MODEL_HINT = "rows with model, parameters_m, rtf, wer and load_s (e.g. metrics.
 
 
 @_figure_function
-def _speed_label(rtf: float) -> str:
+def _realtime_label(rtf: float) -> str:
     """'0.250 (4.0× faster than real time)' or '1.144 (slower than real time)' for a bar label."""
     if rtf <= 0:
         return "0"
@@ -846,7 +846,7 @@ def plot_model_comparison(rows: Any, title: str = "") -> Figure:
 
     rtfs = [m["rtf"] for m in models]
     bars = ax_rtf.bar(xs, rtfs, color=colors, width=0.65)
-    _bar_labels(ax_rtf, bars, [_speed_label(r) for r in rtfs])
+    _bar_labels(ax_rtf, bars, [_realtime_label(r) for r in rtfs])
     _rtf_axis(ax_rtf, max(rtfs) * 1.15)
     ax_rtf.set(ylabel="RTF (lower is faster)", title="Real-time factor")
 
