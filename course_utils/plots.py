@@ -120,8 +120,14 @@ def _figure_function(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Figure:
-        with style():
-            fig = fn(*args, **kwargs)
+        before = set(plt.get_fignums())
+        try:
+            with style():
+                fig = fn(*args, **kwargs)
+        except Exception:
+            for number in set(plt.get_fignums()) - before:  # a half-drawn figure must not pop up later
+                plt.close(number)
+            raise
         plt.close(fig)
         return fig
 
