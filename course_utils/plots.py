@@ -809,7 +809,6 @@ def _cut_pt(loss: BoundaryLoss, positions: Mapping[int, tuple[float, float]], en
 _MODEL_HINT = "rows with model, parameters_m, rtf, wer and load_s (e.g. metrics.compare_models(...))"
 
 
-@_figure_function
 def _realtime_label(rtf: float) -> str:
     """'0.250 (4.0× faster than real time)' or '1.144 (slower than real time)' for a bar label."""
     if rtf <= 0:
@@ -819,6 +818,7 @@ def _realtime_label(rtf: float) -> str:
     return f"{rtf:.3f}\n({1 / rtf:.1f}× faster than real time)"
 
 
+@_figure_function
 def plot_model_comparison(rows: Any, title: str = "") -> Figure:
     """Four panels per model: size (parameters, load time), RTF, the speed-vs-size trade-off and WER.
 
