@@ -28,6 +28,7 @@ SELECTION = Selection(
     throughput=["fleurs-en-004", "cmu-arctic-a0024"],
     chunk_s=10, overlap_s=2, batch_size=2,
 )  # fmt: skip
+ISOLATION_FIXTURES = ("escape_fs", "read_references")
 ESCAPE_FILES = [Path("/tmp/course_grading_escape.txt"), Path("/var/tmp/course_grading_escape.txt")]
 NEEDS_LANDLOCK = pytest.mark.skipif(
     landlock_abi() < 1, reason="filesystem isolation needs Linux Landlock (kernel >= 5.13 with the LSM enabled)"
@@ -43,6 +44,8 @@ def graded(tmp_path_factory):
     submissions = tmp / "submissions"
     submissions.mkdir()
     for fixture in FIXTURES.glob("*.ipynb"):
+        if fixture.stem in ISOLATION_FIXTURES and landlock_abi() < 1:
+            continue  # without Landlock these would really write and read outside: nothing to test
         shutil.copy(fixture, submissions / fixture.name)
     shutil.copy(FIXTURES / "invalid_json.txt", submissions / "invalid_json.ipynb")
     shutil.copy(ROOT / "solutions" / "19_exercises.ipynb", submissions / "solution.ipynb")
@@ -83,7 +86,7 @@ def _log(graded, student: str) -> str:
 
 
 def test_every_submission_gets_a_row_and_a_feedback_file(graded):
-    assert len(graded["rows"]) == 12, sorted(graded["rows"])
+    assert len(graded["rows"]) == (12 if landlock_abi() >= 1 else 12 - len(ISOLATION_FIXTURES)), sorted(graded["rows"])
     assert all((graded["feedback"] / f"{student}.md").is_file() for student in graded["rows"])
     assert list(graded["rows"]) == sorted(graded["rows"]), "the final CSV is sorted by student id"
     assert graded["seconds"] < 900
@@ -185,7 +188,7 @@ def test_rerun_overwrites_the_csv(graded, tmp_path):
     shutil.copy(out, copy)
     references = out.with_name("grades.references.json")
     shutil.copy(references, tmp_path / "grades.references.json")  # same hidden set: no recomputation
-    hidden = next(Path(p) for p in [out.parent / "hidden"])
+    hidden = out.parent / "hidden"
     command = [sys.executable, "-m", "course_utils.grading", str(submissions), "--out", str(copy), "-q",
                "--hidden", str(hidden)]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=300)

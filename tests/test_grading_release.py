@@ -95,3 +95,16 @@ def test_no_notebook_names_a_held_out_clip():
     offenders = {str(p.relative_to(ROOT)): sorted(set(pattern.findall(p.read_text()))) for p in notebooks
                  if p.is_file() and "fixtures" not in p.parts and pattern.search(p.read_text())}  # fmt: skip
     assert not offenders, f"notebooks use held-out grading clips: {offenders}"
+
+
+def test_fixture_submissions_follow_the_solution():
+    """The hostile fixtures embed the solution's answers: rebuild them when the solution changes."""
+    import importlib.util
+
+    builder = ROOT / "tests" / "fixtures" / "submissions" / "make_fixtures.py"
+    spec = importlib.util.spec_from_file_location("make_fixtures", builder)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stale_fixtures = [name for name, nb in module.fixtures().items()
+                      if (builder.parent / name).read_text() != module.render(nb)]  # fmt: skip
+    assert not stale_fixtures, f"run `python {builder.relative_to(ROOT)}`: {stale_fixtures} are out of date"

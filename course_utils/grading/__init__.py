@@ -1,5 +1,17 @@
-"""Grading for the lesson's exercises: student release, isolated execution, scoring, reports."""
+"""Grading for the lesson's exercises: student release, isolated execution, parent-side scoring, reports.
 
-from .hidden import HELD_OUT_IDS
+``python -m course_utils.grading SUBMISSIONS_DIR --out grades.csv`` grades a folder of notebooks;
+``python -m course_utils.grading.release solutions --out notebooks`` writes the student notebooks.
+``HELD_OUT_IDS`` are the corpus clips kept for grading: lessons and solutions must not use them.
+See docs/instructors.md.
+"""
 
-__all__ = ["HELD_OUT_IDS"]
+from .batch import GradingConfig, grade_submissions
+from .hidden import DEFAULT_SELECTION, HELD_OUT_IDS, Selection, read_hidden_set
+from .release import release, student_version
+from .sandbox import Limits
+
+__all__ = [
+    "DEFAULT_SELECTION", "HELD_OUT_IDS", "GradingConfig", "Limits", "Selection", "grade_submissions",
+    "read_hidden_set", "release", "student_version",
+]  # fmt: skip

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import lockdown
 from .hidden import DEFAULT_SELECTION, HELD_OUT_IDS, HiddenSet, export_clips, read_hidden_set
 from .reference import References, cached_references
 from .report import GradesFile, Row, write_feedback
@@ -173,6 +174,9 @@ def prepare_run(config: GradingConfig, cache: Path | None = None) -> GradingRun:
         hidden = read_hidden_set(config.hidden or default_hidden(private / "hidden"))
         _say(config, f"staging hidden inputs ({len(hidden.clips)} clips) and models in {base}")
         sandbox = prepare_sandbox(base, hidden, [config.model, config.lid_model])
+        if lockdown.landlock_abi() < 1:
+            print("[grading] WARNING: Linux Landlock is not available here, so submissions can read and write "
+                  "whatever this account can (see docs/instructors.md, Security model)", file=sys.stderr)
         _say(config, "reference results" + (f" (cached in {cache})" if cache else ""))
         references = cached_references(cache, hidden, sandbox.staged, config.model, config.lid_model, config.device)
     except BaseException:

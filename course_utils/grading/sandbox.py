@@ -126,8 +126,8 @@ def _stage_models(names: list[str], dest: Path) -> dict[str, str]:
     """Copy the converted checkpoints and their CTranslate2 directories so an unprivileged child loads them.
 
     The child's ``COURSE_WHISPER_CT2_DIR`` points at ``dest/ct2`` and its cache's ``whisper`` folder at
-    ``dest/whisper``; modification times are kept so ``load_model`` finds the converted file instead of
-    converting again. Models from openai-whisper's download cache are copied into ``dest/xdg/whisper``.
+    ``dest/whisper``, so ``load_model`` finds the converted file (named by the weights' SHA256) instead of
+    converting again, and cannot change it. Models from openai-whisper's download cache go to ``dest/xdg``.
     """
     import whisper
 
@@ -361,7 +361,7 @@ def _watch(proc: subprocess.Popen, messages: queue.Queue, control_w: int, output
     deadline, doing = wall_deadline, "starting up"
     call_started: dict[tuple[str, int], float] = {}
     eof = labels_sent = False
-    cell_started = started
+    cell_started, exited_at = started, 0.0
     while True:
         try:
             now, message = messages.get(timeout=0.2)
@@ -417,14 +417,19 @@ def _watch(proc: subprocess.Popen, messages: queue.Queue, control_w: int, output
                 outputs.bad_messages += 1
         if eof and proc.poll() is not None:
             break
+        if outputs.bad_messages > 1000 or len(outputs.cells) > 10_000 or len(outputs.calls) > 1000:
+            outputs.ended, outputs.detail = "crashed", "the notebook flooded the grader's result channel"
+            return
         if time.monotonic() > deadline:
             what = "the whole submission" if deadline == wall_deadline else doing
             limit = limits.wall_timeout_s if deadline == wall_deadline else limits.timeout_s
             outputs.ended = "timeout"
             outputs.detail = f"{what} ran longer than {limit:g} s and was stopped"
             return
-        if proc.poll() is not None and not eof and time.monotonic() - now > 5:
-            break  # exited; a leftover holder of the pipe was killed by the supervisor
+        if proc.poll() is not None and not eof:
+            exited_at = exited_at or time.monotonic()
+            if time.monotonic() - exited_at > 5:
+                break  # exited, yet something still holds the result pipe open: stop waiting for it
     if proc.returncode != 0 and outputs.ended == "finished" and doing != "done":
         outputs.ended = "crashed"
         outputs.detail = f"the notebook process died during {doing} ({_exit_text(proc.returncode)})"
