@@ -224,6 +224,27 @@ def test_overlapping_beats_chunked_on_40s(model, speech_40s) -> None:  # noqa: A
 
 
 @pytest.mark.corpus
+def test_fast_decoding_gives_whispers_tokens(model, speech_40s) -> None:  # noqa: ANN001
+    """The layout speed-ups change no sampled token, and leave the model as it was after the block."""
+    import whisper
+
+    mel = longform._mel(model, speech_40s.audio)
+    spans = [(0, 30 * SAMPLE_RATE), (25 * SAMPLE_RATE, len(speech_40s.audio))]
+    mels = torch.stack([longform._window_mel(mel, a, b) for a, b in spans])
+    options = whisper.DecodingOptions(language="en", without_timestamps=True, fp16=False, temperature=0.0)
+    with torch.inference_mode():
+        features = model.encoder(mels)
+        stock = whisper.decode(model, features, options)
+        with longform._fast_decoding(model):
+            assert "forward" in vars(model.decoder)
+            fast = whisper.decode(model, features, options)
+    assert [r.tokens for r in fast] == [r.tokens for r in stock]
+    assert [r.avg_logprob for r in fast] == pytest.approx([r.avg_logprob for r in stock], abs=1e-4)
+    assert "forward" not in vars(model.decoder)
+    assert all("qkv_attention" not in vars(b.cross_attn) for b in model.decoder.blocks)
+
+
+@pytest.mark.corpus
 def test_transcribe_batch_keeps_input_order(model) -> None:  # noqa: ANN001
     """Batched files come back in the order given, whatever the internal sorting by length."""
     from course_utils.data import load_clip
