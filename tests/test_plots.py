@@ -1,12 +1,10 @@
 """Every plot returns a closed Figure with the expected axes and artists; empty input is a clear ValueError."""
 
-import os
-
-os.environ.setdefault("MPLBACKEND", "Agg")  # headless: before matplotlib is imported
-
 import io
 
 import matplotlib
+
+matplotlib.use("Agg")  # headless for this process only (an MPLBACKEND variable would leak into notebook kernels)
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
