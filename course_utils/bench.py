@@ -5,7 +5,8 @@
 
 Everything runs in one process on the same audio with greedy decoding (temperature 0, beam 1). Every method
 is warmed up once on a short clip before it is timed. Times are wall-clock seconds; each row also records
-its CPU time / wall time, which drops below the thread count when another program competes for the cores.
+how many cores other programs used meanwhile (from /proc/stat): on a shared machine, rows with more than
+0.2 are not to be trusted, and ``--wait-idle``/``--retries`` wait for a quiet CPU and rerun such runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -108,8 +108,9 @@ class Row:
     rtf: float
     wer: float  # fraction, not percent
     ratio: float = float("nan")  # wall_s / openai-whisper sequential wall_s
-    cpu_per_wall: float = 0.0  # process CPU seconds per wall second (≈ threads when the machine is idle)
-    contended: bool = False  # CPU/wall stayed below 85 % of the threads: another program shared the cores
+    cpu_per_wall: float = 0.0  # this process's CPU seconds per wall second (≈ its threads)
+    other_cores: float = float("nan")  # cores other programs used on average during the run (from /proc/stat)
+    contended: bool = False  # other programs used more than Clock.max_other_cores during the run
     runs_s: list[float] = field(default_factory=list)
     windows: int = 0  # 30-second windows decoded (course_utils methods)
     profile: dict[str, float] = field(default_factory=dict)
@@ -126,11 +127,17 @@ class Clock:
 
     repeats: int = 1  # timed runs per method; the median is reported
     wait_idle_s: float = 0.0  # before each run, wait up to this long for the other programs to go quiet
-    retries: int = 0  # rerun a run whose CPU time / wall time shows it shared the cores, up to this often
-    cpu_threads: int = 0  # threads a run should keep busy (CPU device); 0: do not judge contention
+    retries: int = 0  # rerun a run during which other programs used the CPU, up to this often
+    max_other_cores: float = 0.2  # other programs' average CPU use (in cores) above which a run is contended
 
 
-CONTENDED_SHARE = 0.85  # a run that kept its threads busy less than this share of the wall time was contended
+def _busy_seconds() -> float | None:
+    """CPU seconds all programs have used since boot, all cores together (/proc/stat); None elsewhere."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def _cpu_busy(window_s: float = 2.0) -> float:
@@ -158,27 +165,43 @@ def _wait_for_idle(max_s: float, busy: float = 0.1) -> bool:
     return False
 
 
-def _timed(fn: Callable[[], Any], clock: Clock) -> tuple[list[float], list[float], list[Any]]:
-    """(wall seconds, CPU/wall, output) of each of `clock.repeats` timed runs of `fn`."""
-    walls: list[float] = []
-    ratios: list[float] = []
-    outputs: list[Any] = []
+@dataclass
+class Run:
+    """One timed run: wall seconds, this process's CPU/wall, other programs' cores, output."""
+
+    wall_s: float
+    cpu_per_wall: float
+    other_cores: float
+    output: Any = field(repr=False)
+
+
+def _timed(fn: Callable[[], Any], clock: Clock) -> list[Run]:
+    """`clock.repeats` timed runs of `fn`, each rerun (up to `clock.retries` times) when other programs used
+    more than `clock.max_other_cores` meanwhile.
+
+    A busy machine makes timings meaningless, and this process's own CPU/wall cannot tell, because OpenMP
+    threads spin while they wait: other programs' use is all busy CPU time minus this process's.
+    """
+    runs: list[Run] = []
     for _ in range(clock.repeats):
         for attempt in range(clock.retries + 1):
             if clock.wait_idle_s > 0:
                 _wait_for_idle(clock.wait_idle_s)
-            cpu_start, start = time.process_time(), time.perf_counter()
+            busy_start, cpu_start, start = _busy_seconds(), time.process_time(), time.perf_counter()
             output = fn()
             wall = time.perf_counter() - start
-            ratio = (time.process_time() - cpu_start) / wall if wall > 0 else 0.0
-            if not clock.cpu_threads or ratio >= CONTENDED_SHARE * clock.cpu_threads:
+            own = time.process_time() - cpu_start
+            busy_end = _busy_seconds()
+            others = float("nan")
+            if busy_start is not None and busy_end is not None and wall > 0:
+                others = max(0.0, busy_end - busy_start - own) / wall
+            run = Run(wall, own / wall if wall > 0 else 0.0, others, output)
+            if not others > clock.max_other_cores:  # also when unknown (nan)
                 break
             if attempt < clock.retries:
-                print(f"    contended run (CPU/wall {ratio:.2f}), running again", file=sys.stderr, flush=True)
-        walls.append(wall)
-        ratios.append(ratio)
-        outputs.append(output)
-    return walls, ratios, outputs
+                print(f"    other programs used {others:.2f} cores meanwhile, running again", file=sys.stderr)
+        runs.append(run)
+    return runs
 
 
 def _row(
@@ -192,11 +215,12 @@ def _row(
 ) -> Row:
     """Warm `run` up on a short piece, time it on `audio`, score its text against `reference`."""
     run(audio[: round(WARMUP_S * SAMPLE_RATE)])
-    walls, ratios, outputs = _timed(lambda: run(audio), clock)
-    output = outputs[-1]
+    runs = _timed(lambda: run(audio), clock)
+    median = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
+    output = median.output
     text = output if isinstance(output, str) else output.text
-    wall = statistics.median(walls)
-    cpu_per_wall = statistics.median(ratios)
+    wall = median.wall_s
+    cpu_per_wall = median.cpu_per_wall
     row = Row(
         method=method,
         family=family,
@@ -204,16 +228,17 @@ def _row(
         rtf=wall / (len(audio) / SAMPLE_RATE),
         wer=wer(reference, text),
         cpu_per_wall=cpu_per_wall,
-        runs_s=walls,
+        other_cores=median.other_cores,
+        contended=median.other_cores > clock.max_other_cores,
+        runs_s=[r.wall_s for r in runs],
         text=text,
     )
-    row.contended = bool(clock.cpu_threads) and cpu_per_wall < CONTENDED_SHARE * clock.cpu_threads
     if isinstance(output, longform.LongformResult):
         row.windows = len(output.chunks)
         row.profile = {k: round(v, 3) for k, v in output.profile.items()}
     if verbose:
         print(
-            f"  {method:<48} {wall:7.2f} s  WER {100 * row.wer:5.2f} %  cpu/wall {cpu_per_wall:.2f}",
+            f"  {method:<48} {wall:7.2f} s  WER {100 * row.wer:5.2f} %  others {row.other_cores:.2f} cores",
             file=sys.stderr,
             flush=True,
         )
@@ -359,8 +384,8 @@ def check_targets(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    """Plain-text table, columns aligned: method, wall s, ratio, RTF, WER %, windows, CPU/wall."""
-    header = ("method", "wall s", "× seq", "RTF", "WER %", "windows", "cpu/wall")
+    """Plain-text table, columns aligned: method, wall s, ratio, RTF, WER %, windows, others' CPU."""
+    header = ("method", "wall s", "× seq", "RTF", "WER %", "windows", "others")
     body = [
         (
             r.method,
@@ -369,7 +394,7 @@ def format_table(rows: Sequence[Row]) -> str:
             f"{r.rtf:.3f}",
             f"{100 * r.wer:.2f}",
             str(r.windows or ""),
-            f"{r.cpu_per_wall:.2f}",
+            f"{r.other_cores:.2f}",
         )
         for r in rows
     ]
@@ -388,13 +413,13 @@ def format_table(rows: Sequence[Row]) -> str:
 def markdown_table(rows: Sequence[Row]) -> str:
     """The same table in Markdown."""
     lines = [
-        "| method | wall s | × openai-whisper seq | RTF | WER % | windows | CPU/wall |",
+        "| method | wall s | × openai-whisper seq | RTF | WER % | windows | other programs' cores |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.method} | {r.wall_s:.2f} | {r.ratio:.2f} | {r.rtf:.3f} | {100 * r.wer:.2f} | "
-            f"{r.windows or ''} | {r.cpu_per_wall:.2f} |"
+            f"{r.windows or ''} | {r.other_cores:.2f} |"
         )
     return "\n".join(lines)
 
@@ -458,10 +483,9 @@ def _batch_sizes(text: str) -> list[int]:
     return sizes
 
 
-def _clock(args: argparse.Namespace, device: str) -> Clock:
-    """Timing settings from the command line; contention is judged only on CPU."""
-    threads = torch.get_num_threads() if not device.startswith("cuda") else 0
-    return Clock(repeats=args.repeats, wait_idle_s=args.wait_idle, retries=args.retries, cpu_threads=threads)
+def _clock(args: argparse.Namespace) -> Clock:
+    """Timing settings from the command line."""
+    return Clock(repeats=args.repeats, wait_idle_s=args.wait_idle, retries=args.retries)
 
 
 def cmd_longform(args: argparse.Namespace) -> dict[str, Any]:
@@ -477,9 +501,7 @@ def cmd_longform(args: argparse.Namespace) -> dict[str, Any]:
         file=sys.stderr,
         flush=True,
     )
-    rows = run_longform(
-        model, audio, reference, args.batch_sizes, _clock(args, device), not args.no_faster_whisper
-    )
+    rows = run_longform(model, audio, reference, args.batch_sizes, _clock(args), not args.no_faster_whisper)
     info["load_avg_1min_at_end"] = round(_load(), 2)
     targets = check_targets(rows)
     command = args.command_line
@@ -542,7 +564,7 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
     info = machine_info(device)
     sizes = [b for b in args.batch_sizes if b > 1] or [2]
     language = None if model.is_multilingual else "en"
-    clock = _clock(args, device)
+    clock = _clock(args)
     print(
         f"throughput benchmark: {args.model} on {len(clips)} files, "
         f"{sum(map(len, audios)) / SAMPLE_RATE:.1f} s"
@@ -552,29 +574,32 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
     )
     results = []
     for mode, size in [("sequential", 1)] + [("batched", b) for b in sizes]:
-        _, ratios, outputs = _timed(
+        runs = _timed(
             lambda mode=mode, size=size: measure_throughput(
                 model, audios, mode=mode, batch_size=size, verbose=False, language=language
             ),
             clock,
         )
-        t = sorted(outputs, key=lambda t: t.total_s)[len(outputs) // 2]  # the median run
+        median = sorted(runs, key=lambda r: r.output.total_s)[len(runs) // 2]
+        t = median.output
         row = t.to_dict()
         row.pop("texts")
         row["wer"] = corpus_wer(list(zip(refs, t.texts, strict=True)))
-        row["cpu_per_wall"] = statistics.median(ratios)  # of the whole call, warm-up included
-        row["runs_s"] = [o.total_s for o in outputs]
+        row["cpu_per_wall"] = median.cpu_per_wall  # of the whole call, warm-up included
+        row["other_cores"] = median.other_cores
+        row["contended"] = median.other_cores > clock.max_other_cores
+        row["runs_s"] = [r.output.total_s for r in runs]
         results.append(row)
         print(
             f"  {mode:<10} batch {size:<3} {t.total_s:7.2f} s  WER {100 * row['wer']:5.2f} %  "
-            f"cpu/wall {row['cpu_per_wall']:.2f}",
+            f"others {row['other_cores']:.2f} cores",
             file=sys.stderr,
             flush=True,
         )
     info["load_avg_1min_at_end"] = round(_load(), 2)
     best = max(results[1:], key=lambda r: r["audio_minutes_per_compute_minute"])
     ratio = best["audio_minutes_per_compute_minute"] / results[0]["audio_minutes_per_compute_minute"]
-    header = ("mode", "batch", "total s", "audio min / compute min", "files/s", "WER %", "cpu/wall")
+    header = ("mode", "batch", "total s", "audio min / compute min", "files/s", "WER %", "others")
     body = [
         (
             r["mode"],
@@ -583,7 +608,7 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
             f"{r['audio_minutes_per_compute_minute']:.1f}",
             f"{r['files_per_second']:.2f}",
             f"{100 * r['wer']:.2f}",
-            f"{r['cpu_per_wall']:.2f}",
+            f"{r['other_cores']:.2f}",
         )
         for r in results
     ]
@@ -615,7 +640,7 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
         _write(args.json, json.dumps(result, indent=1, default=float))
     if args.markdown:
         md = [
-            "| mode | batch | total s | audio min / compute min | files/s | WER % | CPU/wall |",
+            "| mode | batch | total s | audio min / compute min | files/s | WER % | other programs' cores |",
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         md += [f"| {' | '.join(line)} |" for line in body]
@@ -688,7 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--retries",
             type=int,
             default=0,
-            help="rerun a timed run that shared the cores (CPU/wall < 85 %% of the threads) this often",
+            help="rerun a timed run during which other programs used > 0.2 cores, up to this often",
         )
         if name == "longform":
             p.add_argument(
