@@ -35,6 +35,7 @@ from whisper.decoding import DecodingOptions, detect_language
 
 from .audio import SAMPLE_RATE, load_audio
 from .metrics import transcribe_options
+from .settings import show_progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -467,7 +468,7 @@ def _repair(
 
 def _progress(total: int, desc: str, verbose: bool) -> Any:
     """A tqdm bar over windows, shown only for long inputs (more than one window) and when verbose."""
-    return tqdm(total=total, desc=desc, unit="window", leave=False, disable=not verbose or total <= 1)
+    return tqdm(total=total, desc=desc, unit="window", leave=False, disable=not show_progress(verbose) or total <= 1)
 
 
 def _tokenizer(model: Any, language: str) -> Any:
