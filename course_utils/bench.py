@@ -205,29 +205,19 @@ def _timed(fn: Callable[[], Any], clock: Clock) -> list[Run]:
 
 
 def _row(
-    method: str,
-    family: str,
-    run: Callable[[np.ndarray], Any],
-    audio: np.ndarray,
-    reference: str,
-    clock: Clock,
-    verbose: bool,
+    method: str, family: str, runs: Sequence[Run], audio: np.ndarray, reference: str, clock: Clock
 ) -> Row:
-    """Warm `run` up on a short piece, time it on `audio`, score its text against `reference`."""
-    run(audio[: round(WARMUP_S * SAMPLE_RATE)])
-    runs = _timed(lambda: run(audio), clock)
+    """One method's row from its timed runs: median wall time, that run's text scored against `reference`."""
     median = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
     output = median.output
     text = output if isinstance(output, str) else output.text
-    wall = median.wall_s
-    cpu_per_wall = median.cpu_per_wall
     row = Row(
         method=method,
         family=family,
-        wall_s=wall,
-        rtf=wall / (len(audio) / SAMPLE_RATE),
+        wall_s=median.wall_s,
+        rtf=median.wall_s / (len(audio) / SAMPLE_RATE),
         wer=wer(reference, text),
-        cpu_per_wall=cpu_per_wall,
+        cpu_per_wall=median.cpu_per_wall,
         other_cores=median.other_cores,
         contended=median.other_cores > clock.max_other_cores,
         runs_s=[r.wall_s for r in runs],
@@ -236,13 +226,39 @@ def _row(
     if isinstance(output, longform.LongformResult):
         row.windows = len(output.chunks)
         row.profile = {k: round(v, 3) for k, v in output.profile.items()}
-    if verbose:
-        print(
-            f"  {method:<48} {wall:7.2f} s  WER {100 * row.wer:5.2f} %  others {row.other_cores:.2f} cores",
-            file=sys.stderr,
-            flush=True,
-        )
     return row
+
+
+def _round_robin(
+    methods: Sequence[tuple[str, str, Callable[[np.ndarray], Any]]],
+    audio: np.ndarray,
+    reference: str,
+    clock: Clock,
+    verbose: bool,
+) -> list[Row]:
+    """Warm every method up on a short piece, then time them in turns, `clock.repeats` rounds.
+
+    Taking turns spreads slow drifts of the machine (other virtual machines, clock speed) over all methods
+    instead of charging them to whichever ran at the wrong moment.
+    """
+    for _, _, run in methods:
+        run(audio[: round(WARMUP_S * SAMPLE_RATE)])
+    once = Clock(1, clock.wait_idle_s, clock.retries, clock.max_other_cores)
+    runs: list[list[Run]] = [[] for _ in methods]
+    for round_ in range(clock.repeats):
+        for (name, _, run), done in zip(methods, runs, strict=True):
+            done += _timed(lambda run=run: run(audio), once)
+            if verbose:
+                print(
+                    f"  [{round_ + 1}/{clock.repeats}] {name:<58} {done[-1].wall_s:7.2f} s  "
+                    f"others {done[-1].other_cores:.2f} cores",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return [
+        _row(name, family, done, audio, reference, clock)
+        for (name, family, _), done in zip(methods, runs, strict=True)
+    ]
 
 
 def _faster_whisper_runs(
@@ -296,41 +312,36 @@ def run_longform(
 ) -> list[Row]:
     """Time every long-form method on `audio` and score it against `reference`; rows in table order."""
     clock = clock or Clock()
-    device = str(model.device)
     opts = transcribe_options(model)
-    language = None if model.is_multilingual else "en"
-    rows = [
-        _row(
-            SEQUENTIAL,
-            "openai-whisper",
-            lambda a: model.transcribe(a, **opts)["text"],
-            audio,
-            reference,
-            clock,
-            verbose,
-        )
-    ]
-    ours: list[tuple[str, Callable[[np.ndarray], Any]]] = [
-        ("course_utils transcribe_chunked", lambda a: longform.transcribe_chunked(model, a, verbose=False)),
+    methods: list[tuple[str, str, Callable[[np.ndarray], Any]]] = [
+        (SEQUENTIAL, "openai-whisper", lambda a: model.transcribe(a, **opts)["text"]),
+        (
+            "course_utils transcribe_chunked",
+            "course_utils",
+            lambda a: longform.transcribe_chunked(model, a, verbose=False),
+        ),
     ]
     for b in batch_sizes:
-        ours.append(
+        methods.append(
             (
                 f"course_utils transcribe_overlapping (batch {b})",
+                "course_utils",
                 lambda a, b=b: longform.transcribe_overlapping(model, a, batch_size=b, verbose=False),
             )
         )
     for b in batch_sizes:
-        ours.append(
+        methods.append(
             (
                 f"course_utils transcribe_vad (batch {b})",
+                "course_utils",
                 lambda a, b=b: longform.transcribe_vad(model, a, batch_size=b, verbose=False),
             )
         )
-    rows += [_row(name, "course_utils", run, audio, reference, clock, verbose) for name, run in ours]
     if faster_whisper:
-        for name, run in _faster_whisper_runs(model, device, language, max(batch_sizes)):
-            rows.append(_row(name, "faster-whisper", run, audio, reference, clock, verbose))
+        language = None if model.is_multilingual else "en"
+        for name, run in _faster_whisper_runs(model, str(model.device), language, max(batch_sizes)):
+            methods.append((name, "faster-whisper", run))
+    rows = _round_robin(methods, audio, reference, clock, verbose)
     for row in rows:
         row.ratio = row.wall_s / rows[0].wall_s
     return rows
@@ -572,15 +583,27 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
         file=sys.stderr,
         flush=True,
     )
+    modes = [("sequential", 1)] + [("batched", b) for b in sizes]
+    once = Clock(1, clock.wait_idle_s, clock.retries, clock.max_other_cores)
+    runs: list[list[Run]] = [[] for _ in modes]
+    for round_ in range(clock.repeats):  # modes take turns, as in the long-form benchmark
+        for (mode, size), done in zip(modes, runs, strict=True):
+            done += _timed(
+                lambda mode=mode, size=size: measure_throughput(
+                    model, audios, mode=mode, batch_size=size, verbose=False, language=language
+                ),
+                once,
+            )
+            print(
+                f"  [{round_ + 1}/{clock.repeats}] {mode:<10} batch {size:<3} "
+                f"{done[-1].output.total_s:7.2f} s  "
+                f"others {done[-1].other_cores:.2f} cores",
+                file=sys.stderr,
+                flush=True,
+            )
     results = []
-    for mode, size in [("sequential", 1)] + [("batched", b) for b in sizes]:
-        runs = _timed(
-            lambda mode=mode, size=size: measure_throughput(
-                model, audios, mode=mode, batch_size=size, verbose=False, language=language
-            ),
-            clock,
-        )
-        median = sorted(runs, key=lambda r: r.output.total_s)[len(runs) // 2]
+    for done in runs:
+        median = sorted(done, key=lambda r: r.output.total_s)[len(done) // 2]
         t = median.output
         row = t.to_dict()
         row.pop("texts")
@@ -588,14 +611,8 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, Any]:
         row["cpu_per_wall"] = median.cpu_per_wall  # of the whole call, warm-up included
         row["other_cores"] = median.other_cores
         row["contended"] = median.other_cores > clock.max_other_cores
-        row["runs_s"] = [r.output.total_s for r in runs]
+        row["runs_s"] = [r.output.total_s for r in done]
         results.append(row)
-        print(
-            f"  {mode:<10} batch {size:<3} {t.total_s:7.2f} s  WER {100 * row['wer']:5.2f} %  "
-            f"others {row['other_cores']:.2f} cores",
-            file=sys.stderr,
-            flush=True,
-        )
     info["load_avg_1min_at_end"] = round(_load(), 2)
     best = max(results[1:], key=lambda r: r["audio_minutes_per_compute_minute"])
     ratio = best["audio_minutes_per_compute_minute"] / results[0]["audio_minutes_per_compute_minute"]
