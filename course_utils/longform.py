@@ -468,7 +468,9 @@ def _repair(
 
 def _progress(total: int, desc: str, verbose: bool) -> Any:
     """A tqdm bar over windows, shown only for long inputs (more than one window) and when verbose."""
-    return tqdm(total=total, desc=desc, unit="window", leave=False, disable=not show_progress(verbose) or total <= 1)
+    return tqdm(
+        total=total, desc=desc, unit="window", leave=False, disable=not show_progress(verbose) or total <= 1
+    )
 
 
 def _tokenizer(model: Any, language: str) -> Any:
