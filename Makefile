@@ -38,10 +38,12 @@ test: install
 lesson: install
 	$(PY) -m course_utils.runner $(LESSON) --out build $(LESSON_PARAMS) $(if $(filter True,$(QUICK)),-p QUICK=True) $(if $(DEVICE),-p DEVICE=$(DEVICE))
 
+BENCH_FLAGS ?= --repeats 3 --wait-idle 300 --retries 3
 bench: install
-	$(PY) -m course_utils.bench longform --model tiny.en --markdown docs/benchmarks/longform-tiny.en.md --json docs/benchmarks/longform-tiny.en.json --plot docs/benchmarks/longform-tiny.en.png
-	$(PY) -m course_utils.bench longform --model base --markdown docs/benchmarks/longform-base.md --json docs/benchmarks/longform-base.json --plot docs/benchmarks/longform-base.png
-	$(PY) -m course_utils.bench throughput --model tiny.en --markdown docs/benchmarks/throughput-tiny.en.md --json docs/benchmarks/throughput-tiny.en.json --plot docs/benchmarks/throughput-tiny.en.png
+	@set -e; for model in tiny.en base; do for kind in longform throughput; do \
+		$(PY) -m course_utils.bench $$kind --model $$model $(BENCH_FLAGS) --json docs/benchmarks/$$kind-$$model.json \
+			--markdown docs/benchmarks/$$kind-$$model.md --plot docs/benchmarks/$$kind-$$model.png; \
+	done; done
 
 lint: install
 	$(PY) -m ruff check course_utils tests
