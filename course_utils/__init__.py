@@ -19,6 +19,7 @@ from .data import (
     load_clip,
     long_form,
 )
+from .decoding import default_device, language_code, transcribe_options
 from .engines import EngineRun, compare_inference_options
 from .longform import (
     LongformResult,
@@ -51,7 +52,6 @@ from .metrics import (
     sweep_table,
     timed_call,
     transcribe_and_measure,
-    transcribe_options,
     wer,
 )
 from .models import (
@@ -59,7 +59,6 @@ from .models import (
     available_models,
     comparison_models,
     ct2_model_dir,
-    default_device,
     describe_model,
     load_model,
     loadable_models,
@@ -90,7 +89,7 @@ __all__ = [
     "load_model", "loadable_models",
     "ClipScore", "ErrorCounts", "Evaluation", "SweepPoint", "Throughput", "Timing", "TranscriptionResult", "cer",
     "corpus_cer", "corpus_wer", "error_rate", "evaluate", "measure_rtf", "measure_throughput", "normalize_text",
-    "rtf_sweep", "sweep_table", "transcribe_and_measure", "transcribe_options", "wer",
+    "rtf_sweep", "sweep_table", "transcribe_and_measure", "transcribe_options", "wer", "language_code",
     "plot_boundary_loss", "plot_chunk_timeline", "plot_confusion_matrix", "plot_method_comparison",
     "plot_model_comparison", "plot_precision_comparison", "plot_rtf_vs_duration", "plot_throughput",
     "plot_waveform_and_mel", "plot_word_timeline", "audio_player", "transcription_explorer",

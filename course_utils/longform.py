@@ -34,7 +34,7 @@ from whisper.audio import HOP_LENGTH, N_FFT, N_FRAMES, N_SAMPLES
 from whisper.decoding import DecodingOptions, detect_language
 
 from .audio import SAMPLE_RATE, load_audio
-from .metrics import transcribe_options
+from .decoding import transcribe_options
 from .settings import show_progress
 
 if TYPE_CHECKING:

@@ -31,10 +31,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from whisper.normalizers import BasicTextNormalizer, EnglishTextNormalizer
-from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
+from whisper.tokenizer import LANGUAGES
 
 from .audio import SAMPLE_RATE, load_audio, synth_tone
-from .models import default_device, describe_model, load_model
+from .decoding import default_device, language_code, transcribe_options
+from .decoding import device_of as _device_of
+from .decoding import model_name as _model_name
+from .models import describe_model, load_model
 from .settings import show_progress
 
 if TYPE_CHECKING:
@@ -42,70 +45,6 @@ if TYPE_CHECKING:
 
 # Scored with CER: scripts without spaces between words (zh, yue, ja, th, lo, my) and Korean, by convention.
 CER_LANGUAGES = frozenset({"zh", "yue", "ja", "ko", "th", "lo", "my"})
-
-
-# --- decode defaults ----------------------------------------------------------------------------------------
-
-
-def _device_of(model: Any) -> torch.device:
-    """The torch device a Whisper model (or a fake with a ``device`` attribute) runs on; CPU when unknown."""
-    device = getattr(model, "device", None)
-    if device is None and hasattr(model, "parameters"):
-        device = next(iter(model.parameters()), torch.empty(0)).device
-    return torch.device(device if device is not None else "cpu")
-
-
-def _model_name(model: Any) -> str:
-    """The name ``load_model`` attached to the model, for results and error messages."""
-    return str(getattr(model, "course_name", "") or type(model).__name__)
-
-
-def language_code(language: str) -> str:
-    """Whisper's code for a language code or name ('en', 'English', 'en-US' → 'en'); ValueError if unknown."""
-    if not isinstance(language, str) or not language.strip():
-        raise ValueError(f"language must be a code such as 'en' or 'de', got {language!r}")
-    key = language.strip().lower()
-    if key in LANGUAGES:
-        return key
-    if key in TO_LANGUAGE_CODE:
-        return TO_LANGUAGE_CODE[key]
-    base = key.replace("_", "-").split("-")[0]
-    if base in LANGUAGES:
-        return base
-    raise ValueError(
-        f"unknown language {language!r}; use one of Whisper's codes such as 'en', 'de', 'zh' "
-        "(see whisper.tokenizer.LANGUAGES)"
-    )
-
-
-def transcribe_options(model: Any, **overrides: Any) -> dict[str, Any]:
-    """Keyword arguments for ``model.transcribe`` that every caller uses: one place for decode defaults.
-
-    Defaults: ``fp16`` only when the model is on CUDA (no "FP16 is not supported on CPU" warning),
-    ``temperature=0.0`` (greedy, no fallback), ``condition_on_previous_text=True`` (Whisper's default),
-    ``language=None`` (detected; English-only models always use 'en') and ``verbose=None`` (no printing).
-    ``overrides`` win. ``verbose`` and ``condition_on_previous_text`` belong to ``transcribe``, not to
-    ``whisper.DecodingOptions``. A non-English ``language`` for an English-only model is a ValueError.
-    """
-    options: dict[str, Any] = {
-        "fp16": _device_of(model).type == "cuda",
-        "temperature": 0.0,
-        "condition_on_previous_text": True,
-        "language": None,
-        "verbose": None,
-    }
-    options.update(overrides)
-    language = options["language"]
-    if (
-        language is not None
-        and not getattr(model, "is_multilingual", True)
-        and language_code(language) != "en"
-    ):
-        raise ValueError(
-            f"{_model_name(model)} is an English-only model but language={language!r} was requested; "
-            "load a multilingual model such as 'base' for other languages"
-        )
-    return options
 
 
 # --- timing -------------------------------------------------------------------------------------------------

@@ -25,7 +25,16 @@ import whisper
 from whisper.model import ModelDimensions, Whisper
 
 from .ct2 import convert_ct2_to_whisper, read_config, sha256_file
-from .settings import CACHE_ENV, CT2_DIR_ENV, OFFLINE_ENV, cache_dir  # noqa: F401 (re-exported for tests)
+from .decoding import default_device
+from .settings import (  # noqa: F401 (the *_ENV names are re-exported for tests)
+    CACHE_ENV,
+    CT2_DIR_ENV,
+    OFFLINE_ENV,
+    cache_dir,
+    ct2_dir_setting,
+    offline,
+    user_cache_root,
+)
 
 # (encoder layers, width, vocabulary) of the official checkpoints: a directory claiming a name must match.
 _OFFICIAL_SHAPES = {
@@ -112,14 +121,9 @@ class _Attempts:
         self.tried.append(what)
 
 
-def default_device() -> str:
-    """``"cuda"`` when a GPU is usable, else ``"cpu"``: every helper falls back to CPU by itself."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def whisper_download_root() -> Path:
     """openai-whisper's own download folder (``~/.cache/whisper``)."""
-    return Path(os.getenv("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"
+    return user_cache_root() / "whisper"
 
 
 def _official_sha256(name: str) -> str:
@@ -136,7 +140,7 @@ def _whisper_cache_file(name: str) -> Path | None:
 
 def is_online(timeout_s: float = 3.0) -> bool:
     """True when openai-whisper's download host answers; ``$COURSE_UTILS_OFFLINE=1`` forces offline."""
-    if os.getenv(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
+    if offline():
         return False
     host = urllib.parse.urlparse(whisper._MODELS["tiny"]).hostname
     try:
@@ -227,9 +231,8 @@ def ct2_model_dir(name: str) -> Path | None:
     ``$COURSE_WHISPER_CT2_DIR`` may be a model directory itself or a folder of directories named after the
     model (``tiny``, ``small.en``, ``faster-whisper-small``).
     """
-    env = os.getenv(CT2_DIR_ENV)
-    if env:
-        root = Path(env).expanduser()
+    root = ct2_dir_setting()
+    if root is not None:
         for candidate in (root / name, root / f"faster-whisper-{name}", root / f"whisper-{name}"):
             if (candidate / "model.bin").is_file():
                 return candidate
@@ -417,9 +420,8 @@ def runtime_info() -> dict[str, str]:
 
 
 def _offline_sources(name: str) -> str:
-    env = os.getenv(CT2_DIR_ENV)
-    if env:
-        root = Path(env).expanduser()
+    root = ct2_dir_setting()
+    if root is not None:
         for candidate in (root / name, root / f"faster-whisper-{name}", root / f"whisper-{name}"):
             if (candidate / "model.bin").is_file():
                 return str(candidate)

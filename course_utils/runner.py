@@ -16,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 
+from .settings import HEADLESS_ENV
+
 SUMMARY_TAG = "summary"
 
 
@@ -71,7 +73,7 @@ def run_notebook(source: str | Path, out_dir: str | Path = "build", parameters: 
         raise FileNotFoundError(f"Notebook {source} does not exist.")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / source.name
-    os.environ.setdefault("COURSE_HEADLESS", "1")  # widgets show a static note instead of waiting for clicks
+    os.environ.setdefault(HEADLESS_ENV, "1")  # widgets show a static note instead of waiting for clicks
     start = time.perf_counter()
     papermill.execute_notebook(
         str(source), str(target), parameters=parameters or {}, kernel_name="python3",

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .audio import SAMPLE_RATE, load_audio, synth_tone
+from .settings import HEADLESS_ENV, headless_flag, running_in_ci  # noqa: F401 (HEADLESS_ENV re-exported)
 
-HEADLESS_ENV = "COURSE_HEADLESS"  # "1": no frontend (the lesson runner sets it); "0": force the widget
 TONE_ID = "tone-10s"  # the synthetic tone: no words, so whatever Whisper writes is hallucinated
 LONG_ID = "long-form-60s"  # ~60 s of LibriSpeech joined: long enough for the chunk and overlap sliders
 JFK_ID = "jfk"
@@ -41,12 +41,10 @@ def is_headless() -> bool:
     papermill and nbval start kernels that look like any other, so the lesson runner sets ``COURSE_HEADLESS=1``
     (the kernel inherits it); ``COURSE_HEADLESS=0`` forces the widget, e.g. in a CI job that renders widgets.
     """
-    flag = os.environ.get(HEADLESS_ENV, "").strip().lower()
-    if flag in ("1", "true", "yes"):
-        return True
-    if flag in ("0", "false", "no"):
-        return False
-    if os.environ.get("CI", "").strip().lower() in ("1", "true"):
+    flag = headless_flag()
+    if flag is not None:
+        return flag
+    if running_in_ci():
         return True
     try:
         from IPython import get_ipython
