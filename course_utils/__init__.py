@@ -4,7 +4,7 @@ audio → mel → model → text → metrics → plots: ``audio`` and ``data`` g
 Whisper (offline too), ``longform`` transcribes long audio, ``metrics`` measures, ``plots``/``widgets`` show.
 """
 
-from .audio import SAMPLE_RATE, duration_s, load_audio, speech_languages, synth_speech, synth_tone
+from .audio import SAMPLE_RATE, duration_s, load_audio, synth_tone
 from .data import (
     Clip,
     LongForm,
@@ -29,30 +29,15 @@ from .longform import (
     transcribe_overlapping,
     transcribe_vad,
 )
-from .metrics import (
+from .evaluation import (
     ClipScore,
-    ErrorCounts,
     Evaluation,
     ModelComparison,
-    SweepPoint,
     Throughput,
-    Timing,
-    TranscriptionResult,
-    cer,
     compare_models,
-    corpus_cer,
-    corpus_wer,
-    error_rate,
     evaluate,
-    measure_rtf,
     measure_throughput,
     method_table,
-    normalize_text,
-    rtf_sweep,
-    sweep_table,
-    timed_call,
-    transcribe_and_measure,
-    wer,
 )
 from .models import (
     ModelNotAvailableError,
@@ -76,6 +61,18 @@ from .plots import (
     plot_throughput,
     plot_waveform_and_mel,
     plot_word_timeline,
+)
+from .tts import speech_languages, synth_speech
+from .scoring import ErrorCounts, cer, corpus_cer, corpus_wer, error_rate, normalize_text, wer
+from .timing import (
+    SweepPoint,
+    Timing,
+    TranscriptionResult,
+    measure_rtf,
+    rtf_sweep,
+    sweep_table,
+    timed_call,
+    transcribe_and_measure,
 )
 from .widgets import audio_player, transcription_explorer
 

@@ -1,18 +1,15 @@
-"""Audio in, 16 kHz mono float32 out: file and array decoding, a test tone and offline speech synthesis.
+"""Audio in, 16 kHz mono float32 out: file and array decoding and a test tone.
 
 This is the only module that knows about sample rates and file formats; everything downstream receives
-the float32 arrays at ``SAMPLE_RATE`` that Whisper expects.
+the float32 arrays at ``SAMPLE_RATE`` that Whisper expects. Speech synthesis lives in ``tts``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import difflib
 import os
 import re
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +22,36 @@ SAMPLE_RATE = 16000  # what Whisper's feature extractor expects (whisper.audio.S
 AudioSource = str | os.PathLike | np.ndarray | Any  # Any: a torch.Tensor (torch is imported lazily)
 
 _MAX_CHANNELS = 16  # a 2-D array with no axis this small is not (frames, channels) audio
+MIN_RATE_HZ, MAX_RATE_HZ = 1_000, 768_000  # outside these a "sample rate" is a broken header, not audio
+MAX_DURATION_S = 4 * 3600.0  # default cap on one decoded recording (4 h at 16 kHz = 0.9 GB of float32)
+# Integer PCM widths, narrowest first: wide integer arrays are scaled by the width their values actually use.
+_PCM_BITS = (16, 24, 32)
 
 
-def load_audio(source: AudioSource, sr: int = SAMPLE_RATE, source_sr: int | None = None) -> np.ndarray:
+def load_audio(
+    source: AudioSource,
+    sr: int = SAMPLE_RATE,
+    source_sr: int | None = None,
+    max_duration_s: float | None = MAX_DURATION_S,
+) -> np.ndarray:
     """Decode a file or convert an array/tensor to C-contiguous mono float32 at `sr`: the one loader for all.
 
     `source` is a path (WAV, FLAC, Ogg Vorbis/Opus, AIFF, MP3 via soundfile; other formats via ffmpeg when it
-    is installed) or a 1-D/2-D numpy array or torch tensor. For arrays `source_sr` is their sample rate; when
-    it is None the array is assumed to be at `sr` already (Whisper's convention for arrays). 2-D arrays may be
-    (frames, channels) or (channels, frames); channels are averaged. Integer PCM is scaled to [-1, 1].
+    is installed) or a 1-D/2-D numpy array or torch tensor; anything else (a list, bytes, None) is a TypeError.
+    For arrays `source_sr` is their sample rate; when it is None the array is assumed to be at `sr` already
+    (Whisper's convention for arrays). Sample rates must lie in 1 kHz–768 kHz.
+
+    Orientation of 2-D arrays: the shorter axis holds the channels (at most 16), which are averaged; a square
+    array is (frames, channels) as soundfile returns it. So (1, n) and (n, 1) are both one channel of n samples.
+
+    Integer PCM is scaled to [-1, 1] by its width: int8/int16 (and uint8) by their dtype's range; int32/int64
+    by the narrowest of 16, 24 or 32 bits that holds their values (an int64 array of int16 samples is 16-bit
+    audio, not near-silence); values beyond 32 bits are refused. The result may not exceed `max_duration_s`
+    seconds (4 h by default; None lifts the cap), checked before any large allocation.
     """
-    _check_rate(sr, "sr")
+    check_sample_rate(sr, "sr")
     if source_sr is not None:
-        _check_rate(source_sr, "source_sr")
+        check_sample_rate(source_sr, "source_sr")
     if isinstance(source, (str, os.PathLike)):
         if source_sr is not None:
             raise ValueError(
@@ -45,7 +59,7 @@ def load_audio(source: AudioSource, sr: int = SAMPLE_RATE, source_sr: int | None
                 "rate; drop source_sr (it is only for arrays)"
             )
         what = f"audio file {source!s}"
-        audio, rate = _decode_file(Path(source), sr)  # (frames, channels) from soundfile, 1-D from ffmpeg
+        audio, rate = _decode_file(Path(source), sr, max_duration_s)  # (frames, ch) from soundfile, 1-D ffmpeg
         channel_axis = 1
     else:
         what = "audio array"
@@ -53,6 +67,7 @@ def load_audio(source: AudioSource, sr: int = SAMPLE_RATE, source_sr: int | None
         channel_axis = _channel_axis(audio, what) if audio.ndim == 2 else None
     if audio.size == 0:
         raise ValueError(f"{what} is empty (0 samples); pass a recording that has sound in it")
+    _check_duration(audio.shape[channel_axis - 1] if audio.ndim == 2 else len(audio), rate, max_duration_s, what)
     if audio.ndim == 2:
         audio = audio.mean(axis=channel_axis, dtype=np.float32)
     if not np.isfinite(audio).all():
@@ -66,14 +81,43 @@ def load_audio(source: AudioSource, sr: int = SAMPLE_RATE, source_sr: int | None
 
 def duration_s(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float:
     """Length of a mono array in seconds, so callers never divide by a hard-coded rate."""
-    _check_rate(sr, "sr")
+    check_sample_rate(sr, "sr")
     return len(audio) / sr
 
 
-def _check_rate(rate: Any, name: str) -> None:
-    """Reject sample rates that are not positive integers before they reach soxr or ffmpeg."""
+def check_sample_rate(rate: Any, name: str = "sample rate") -> None:
+    """Reject rates that are not integers in 1 kHz–768 kHz before they reach soxr or ffmpeg."""
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
         raise ValueError(f"{name} must be a positive integer sample rate in Hz (e.g. 16000), got {rate!r}")
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise ValueError(
+            f"{name}={rate} Hz is not an audio sample rate (expected {MIN_RATE_HZ}–{MAX_RATE_HZ} Hz, e.g. 16000); "
+            "for a file this means a broken header: re-export it"
+        )
+
+
+def _check_duration(frames: int, rate: int, max_duration_s: float | None, what: str) -> None:
+    """Refuse recordings longer than `max_duration_s` before resampling allocates their output."""
+    if max_duration_s is not None and frames / rate > max_duration_s:
+        raise ValueError(
+            f"{what} lasts {frames / rate / 3600:.1f} h ({frames} frames at {rate} Hz), over the "
+            f"{max_duration_s / 3600:.1f} h limit; cut it into parts, or pass max_duration_s=None if you "
+            "really mean it and have the memory"
+        )
+
+
+def _integer_scale(source: np.ndarray) -> float:
+    """The full-scale value of integer PCM: the dtype's range up to 16 bits, else the width the values use."""
+    if source.dtype.itemsize <= 2:
+        return float(2 ** (8 * source.dtype.itemsize - 1))
+    peak = int(np.abs(source.astype(np.int64, copy=False)).max(initial=0)) if source.size else 0
+    for bits in _PCM_BITS:
+        if peak <= 2 ** (bits - 1):
+            return float(2 ** (bits - 1))
+    raise ValueError(
+        f"integer audio of dtype {source.dtype} has samples up to {peak}, beyond 32-bit PCM; scale it to "
+        "float in [-1, 1] yourself (e.g. audio / np.abs(audio).max())"
+    )
 
 
 def _to_float_array(source: Any) -> np.ndarray:
@@ -94,10 +138,14 @@ def _to_float_array(source: Any) -> np.ndarray:
     if kind == "f":
         return source.astype(np.float32, copy=False)
     if kind == "i":
-        return (source / float(2 ** (8 * source.dtype.itemsize - 1))).astype(np.float32)
+        return (source / _integer_scale(source)).astype(np.float32)
     if kind == "u":
-        half = float(2 ** (8 * source.dtype.itemsize - 1))
-        return ((source - half) / half).astype(np.float32)
+        if source.dtype.itemsize > 1:
+            raise ValueError(
+                f"audio array has dtype {source.dtype}; unsigned PCM is only standard as 8-bit (uint8): "
+                "convert to a signed integer or float array first"
+            )
+        return ((source - 128.0) / 128.0).astype(np.float32)
     raise ValueError(f"audio array has dtype {source.dtype}; expected float or integer PCM samples")
 
 
@@ -112,16 +160,23 @@ def _channel_axis(audio: np.ndarray, what: str) -> int:
     return 1 if cols <= rows else 0
 
 
-def _decode_file(path: Path, sr: int) -> tuple[np.ndarray, int]:
+def _decode_file(path: Path, sr: int, max_duration_s: float | None) -> tuple[np.ndarray, int]:
     """Read a file with soundfile, or with ffmpeg when soundfile cannot and ffmpeg is on PATH."""
     if not path.exists():
         raise FileNotFoundError(f"audio file not found: {path}; check the path (relative to {Path.cwd()})")
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not an audio file; pass one of the files inside it")
-    if path.stat().st_size == 0:
+    try:
+        with open(path, "rb") as probe:
+            empty = not probe.read(1)
+    except PermissionError:
+        raise PermissionError(
+            f"audio file {path} cannot be read: permission denied; fix its permissions (chmod +r) or copy it"
+        ) from None
+    if empty:
         raise ValueError(f"audio file {path} is empty (0 bytes); re-export or re-download it")
     try:
-        return _read_soundfile(path)
+        return _read_soundfile(path, max_duration_s)
     except sf.LibsndfileError as error:
         if shutil.which("ffmpeg"):
             return _read_ffmpeg(path, sr), sr
@@ -135,10 +190,12 @@ def _decode_file(path: Path, sr: int) -> tuple[np.ndarray, int]:
         ) from None
 
 
-def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with libsndfile and refuse files whose header promises more audio than the file holds."""
+def _read_soundfile(path: Path, max_duration_s: float | None) -> tuple[np.ndarray, int]:
+    """Decode with libsndfile; refuse absurd header rates, over-long files and headers promising missing data."""
     with sf.SoundFile(path) as f:
         rate, expected = f.samplerate, f.frames
+        check_sample_rate(rate, f"the sample rate in the header of {path}")
+        _check_duration(expected, rate, max_duration_s, f"audio file {path}")
         header_log = f.extra_info
         audio = f.read(dtype="float32", always_2d=True)
     if len(audio) < expected or _header_claims_more_data(header_log):
@@ -177,7 +234,7 @@ def _read_ffmpeg(path: Path, sr: int) -> np.ndarray:
 
 def synth_tone(duration_s: float, sr: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
     """The lesson's test signal: 220/440/880 Hz tones under a slow envelope plus seeded noise, peak 0.9."""
-    _check_rate(sr, "sr")
+    check_sample_rate(sr, "sr")
     if not np.isfinite(duration_s) or duration_s <= 0 or round(duration_s * sr) < 1:
         raise ValueError(f"duration_s must be a positive number of seconds (e.g. 2.0), got {duration_s!r}")
     t = np.arange(round(duration_s * sr)) / sr
@@ -187,142 +244,3 @@ def synth_tone(duration_s: float, sr: int = SAMPLE_RATE, seed: int = 0) -> np.nd
     noise = 0.02 * np.random.default_rng(seed).standard_normal(len(t))
     signal = tones * envelope + noise
     return (0.9 * signal / np.abs(signal).max()).astype(np.float32)
-
-
-# --- offline speech synthesis via libespeak-ng (shipped by the espeakng-loader wheel) -----------------------
-
-_AUDIO_OUTPUT_SYNCHRONOUS = 2  # espeak_Synth returns when done; audio goes to the callback, not a device
-_INITIALIZE_DONT_EXIT = 0x8000  # report data-path errors instead of calling exit()
-_CHARS_UTF8, _POS_CHARACTER, _PARAM_RATE, _EE_OK = 1, 1, 1, 0
-_MIN_WPM, _MAX_WPM = 80, 450  # espeakRATE_MINIMUM / espeakRATE_MAXIMUM
-
-_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
-
-
-class _Voice(ctypes.Structure):
-    """espeak_VOICE from speak_lib.h; `languages` is a packed list of (priority byte, NUL-terminated code)."""
-
-    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_void_p), ("identifier", ctypes.c_char_p),
-                ("gender", ctypes.c_ubyte), ("age", ctypes.c_ubyte), ("variant", ctypes.c_ubyte),
-                ("xx1", ctypes.c_ubyte), ("score", ctypes.c_int), ("spare", ctypes.c_void_p)]  # fmt: skip
-
-
-class _Espeak:
-    """The process-wide libespeak-ng handle: loaded and initialised once, used under a lock."""
-
-    def __init__(self) -> None:
-        try:
-            import espeakng_loader
-        except ImportError as error:
-            raise ImportError(
-                "synth_speech needs the espeakng-loader package: `pip install espeakng-loader`"
-            ) from error
-        lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetVoiceByProperties.argtypes = [ctypes.POINTER(_Voice)]
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
-        # espeak_Synth(text, size, position, position_type, end_position, flags, unique_id, user_data)
-        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int]
-        lib.espeak_Synth.argtypes += [ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-        data_path = espeakng_loader.get_data_path().encode()
-        self.rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, _INITIALIZE_DONT_EXIT)
-        if self.rate <= 0:
-            raise RuntimeError(
-                f"libespeak-ng failed to start with data at {data_path.decode()}; reinstall espeakng-loader"
-            )
-        self.lib = lib
-        self.chunks: list[np.ndarray] = []
-        self.callback = _SynthCallback(self._collect)  # kept on self: ctypes must not free it
-        lib.espeak_SetSynthCallback(self.callback)
-        self.languages = self._list_languages()
-
-    def _collect(self, wav: Any, n: int, events: Any) -> int:
-        """Synth callback: copy each int16 block out of espeak's buffer; returning 0 means 'continue'."""
-        if n > 0 and wav:
-            self.chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-        return 0
-
-    def _list_languages(self) -> list[str]:
-        """Every language code some installed voice speaks (e.g. 'en', 'en-us', 'de', 'cmn', 'zh')."""
-        codes, voices, i = set(), self.lib.espeak_ListVoices(None), 0
-        while voices[i]:
-            pointer = voices[i].contents.languages
-            while pointer and ctypes.string_at(pointer, 1) != b"\0":
-                code = ctypes.string_at(pointer + 1)
-                codes.add(code.decode())
-                pointer += 2 + len(code)
-            i += 1
-        return sorted(codes)
-
-    def set_voice(self, name: str) -> None:
-        """Select a voice by name ('en', 'en+f3') or, failing that, by language code ('zh' -> Mandarin)."""
-        if self.lib.espeak_SetVoiceByName(name.encode()) == _EE_OK:
-            return
-        code = ctypes.c_char_p(name.encode())
-        spec = _Voice(languages=ctypes.cast(code, ctypes.c_void_p))
-        if name and self.lib.espeak_SetVoiceByProperties(ctypes.byref(spec)) == _EE_OK:
-            return
-        close = difflib.get_close_matches(name, self.languages, n=5)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(
-            f"espeak-ng has no voice for {name!r}.{hint} See all codes with "
-            "course_utils.audio.speech_languages(); note Whisper-only codes like 'jw' or 'tl' have no voice"
-        )
-
-    def synth(self, text: str, voice: str, rate_wpm: int) -> np.ndarray:
-        """Speak `text` and return espeak's int16 samples at `self.rate`."""
-        self.set_voice(voice)
-        self.lib.espeak_SetParameter(_PARAM_RATE, rate_wpm, 0)
-        data = text.encode("utf-8")
-        self.chunks = []
-        status = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-        self.lib.espeak_Synchronize()
-        if status != _EE_OK:
-            raise RuntimeError(f"espeak_Synth failed with status {status}; try a shorter text")
-        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
-
-
-_espeak: _Espeak | None = None
-_espeak_lock = threading.Lock()  # libespeak-ng keeps global state: one synthesis at a time per process
-
-
-def _get_espeak() -> _Espeak:
-    """Return the process-wide espeak handle, initialising it on first use (caller holds the lock)."""
-    global _espeak
-    if _espeak is None:
-        _espeak = _Espeak()
-    return _espeak
-
-
-def speech_languages() -> list[str]:
-    """Language codes synth_speech accepts (from the installed espeak-ng voices), to pick a `language`."""
-    with _espeak_lock:
-        return list(_get_espeak().languages)
-
-
-def synth_speech(
-    text: str, language: str = "en", sr: int = SAMPLE_RATE, rate_wpm: int = 160, voice: str | None = None
-) -> np.ndarray:
-    """Speak `text` offline with espeak-ng, return mono float32 at `sr`: test speech with a known transcript.
-
-    `language` is an espeak-ng language code (see speech_languages()); `voice` overrides it with an espeak
-    voice name such as 'en-us' or 'en+f3'. `rate_wpm` is the speaking rate in words per minute (80-450).
-    Repeated calls are not bit-identical: espeak-ng carries its pitch "flutter" phase over from the previous
-    utterance, so lengths vary by a few samples. Calls are serialised by a lock, so threads may share it.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"text to speak is empty ({text!r}); pass a sentence, e.g. 'Hello world.'")
-    _check_rate(sr, "sr")
-    if not _MIN_WPM <= rate_wpm <= _MAX_WPM:
-        raise ValueError(
-            f"rate_wpm must be {_MIN_WPM}-{_MAX_WPM} words per minute (160 is natural), got {rate_wpm}"
-        )
-    with _espeak_lock:
-        engine = _get_espeak()
-        samples = engine.synth(text, voice or language, int(rate_wpm))
-        espeak_rate = engine.rate
-    if samples.size == 0:
-        raise ValueError(f"espeak-ng produced no audio for {text!r}; pass text with speakable words")
-    return load_audio(samples, sr=sr, source_sr=espeak_rate)

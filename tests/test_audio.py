@@ -11,7 +11,8 @@ import soundfile as sf
 import torch
 
 from course_utils import audio
-from course_utils.audio import SAMPLE_RATE, duration_s, load_audio, speech_languages, synth_speech, synth_tone
+from course_utils.audio import SAMPLE_RATE, duration_s, load_audio, synth_tone
+from course_utils.tts import speech_languages, synth_speech
 
 
 def stereo_tone(seconds: float = 1.0, sr: int = 44100, freq: float = 440.0) -> np.ndarray:
@@ -342,3 +343,75 @@ def test_synth_speech_many_calls_and_threads():
     assert len(results) == 16
     for _ in range(50):
         assert len(synth_speech(short)) > 0
+
+
+# --- edge cases from the input audit (issue 12 item 7) ------------------------------------------------------
+
+
+def test_wide_integer_arrays_are_scaled_by_the_width_their_values_use():
+    samples = np.array([0, 16384, -32768, 32767])
+    expected = samples / 32768.0
+    np.testing.assert_allclose(load_audio(samples.astype(np.int64)), expected)  # int16 values in an int64 array
+    np.testing.assert_allclose(load_audio(samples.astype(np.int32)), expected)
+    np.testing.assert_allclose(load_audio(np.array([2**22, -(2**23)], np.int64)), [0.5, -1.0])  # 24-bit
+    np.testing.assert_allclose(load_audio(np.array([2**30], np.int64)), [0.5])  # 32-bit
+    with pytest.raises(ValueError, match=r"beyond 32-bit PCM"):
+        load_audio(np.array([2**40], np.int64))
+    with pytest.raises(ValueError, match=r"uint16.*only standard as 8-bit"):
+        load_audio(np.array([1, 2], np.uint16))
+
+
+def test_absurd_header_rate_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "one-hertz.wav"
+    sf.write(path, np.zeros(20_000, np.int16), 1000, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    data[24:28] = (1).to_bytes(4, "little")  # fmt chunk: sample rate = 1 Hz
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"sample rate in the header of .*=1 Hz is not an audio sample rate"):
+        load_audio(path)
+
+
+@pytest.mark.parametrize("rate", [1, 999, 768_001])
+def test_array_rates_outside_audio_range(rate):
+    with pytest.raises(ValueError, match=r"is not an audio sample rate"):
+        load_audio(np.zeros(100, np.float32), source_sr=rate)
+
+
+def test_over_long_recordings_are_refused_unless_asked(tmp_path):
+    path = tmp_path / "long.wav"
+    sf.write(path, np.zeros(8000 * 10, np.int16), 8000, subtype="PCM_16")  # 10 s
+    with pytest.raises(ValueError, match=r"over the 0\.0 h limit.*max_duration_s=None"):
+        load_audio(path, max_duration_s=5)
+    with pytest.raises(ValueError, match=r"over the .* limit"):
+        load_audio(np.zeros(16000 * 10, np.float32), max_duration_s=5)
+    assert len(load_audio(path, max_duration_s=None)) == 16000 * 10
+
+
+def test_unreadable_file_says_permission_denied(wav_path, monkeypatch):
+    real_open = open
+
+    def deny(file, *args, **kwargs):
+        if str(file) == str(wav_path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", deny)
+    with pytest.raises(PermissionError, match=r"permission denied; fix its permissions"):
+        load_audio(wav_path)
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (5, 1)])
+def test_orientation_rule_shorter_axis_is_channels(shape):
+    audio = np.arange(5, dtype=np.float32).reshape(shape) / 10
+    np.testing.assert_allclose(load_audio(audio), np.arange(5) / 10)  # one channel of five samples either way
+
+
+def test_square_arrays_are_frames_by_channels():
+    audio = np.array([[0.2, 0.4], [0.6, 0.8]], np.float32)
+    np.testing.assert_allclose(load_audio(audio), [0.3, 0.7])
+
+
+@pytest.mark.parametrize("bad", [[0.1, 0.2], b"RIFF", None])
+def test_non_arrays_are_type_errors(bad):
+    with pytest.raises(TypeError, match=r"expects a file path, numpy array or torch tensor"):
+        load_audio(bad)

@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from course_utils import data, metrics
-from course_utils.audio import SAMPLE_RATE, synth_speech
+from course_utils.audio import SAMPLE_RATE
+from course_utils.tts import synth_speech
 
 SR = SAMPLE_RATE
 
