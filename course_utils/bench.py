@@ -27,7 +27,9 @@ import torch
 
 from . import longform
 from .audio import SAMPLE_RATE
-from .metrics import corpus_wer, measure_throughput, transcribe_options, wer
+from .decoding import transcribe_options
+from .evaluation import measure_throughput
+from .scoring import corpus_wer, wer
 from .models import default_device, load_model
 
 SEQUENTIAL = "openai-whisper model.transcribe (sequential)"

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .metrics import error_rate, timed_call, transcribe_options
+from .decoding import transcribe_options
+from .scoring import error_rate
+from .timing import timed_call
 
 
 @dataclass

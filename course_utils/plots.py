@@ -1,7 +1,7 @@
 """Figures for the lesson: each function takes results (dataclasses, dicts, DataFrames) and returns a Figure.
 
-Measuring and showing are separate: ``metrics`` and ``longform`` produce the numbers, these functions only
-draw them. Every figure is drawn inside ``style()`` (one look for the whole lesson, a fixed colour per signal,
+Measuring and showing are separate: ``timing``, ``scoring``, ``evaluation`` and ``longform`` produce the
+numbers, these functions only draw them. Every figure is drawn inside ``style()`` (one look for the whole lesson, a fixed colour per signal,
 method and model: ``color_for``) and closed before it is returned, so Jupyter shows it exactly once, as the
 cell's value. Nothing here calls ``plt.show()``; save a figure with ``fig.savefig("name.png")``.
 """
@@ -26,11 +26,12 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import NullLocator
 
 from .audio import SAMPLE_RATE, load_audio
+from .scoring import BoundaryLoss, boundary_losses
 
 __all__ = [
     "STYLE", "style", "color_for",
     "plot_waveform_and_mel", "plot_rtf_vs_duration", "plot_chunk_timeline", "plot_method_comparison",
-    "BoundaryLoss", "boundary_losses", "plot_boundary_loss", "plot_model_comparison",
+    "plot_boundary_loss", "plot_model_comparison",
     "plot_precision_comparison", "plot_confusion_matrix", "plot_throughput", "plot_word_timeline",
 ]
 
@@ -354,7 +355,7 @@ def plot_waveform_and_mel(audio: Any, sr: int = SAMPLE_RATE, title: str = "", n_
 
 # --- 2. RTF against duration ----------------------------------------------------------------------------------
 
-_SWEEP_HINT = "the SweepPoints from metrics.rtf_sweep (or metrics.sweep_table(points))"
+_SWEEP_HINT = "the SweepPoints from timing.rtf_sweep (or timing.sweep_table(points))"
 
 
 @_figure_function
@@ -554,130 +555,7 @@ def _wer_bars(ax: Axes, positions: Sequence[float], wers: Sequence[float | None]
         ax.grid(False, axis="x")
 
 
-# --- 5. words lost at a naive chunk boundary ----------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class BoundaryLoss:
-    """What happened to the reference words around one chunk boundary (word indices into the normalised text)."""
-
-    boundary: int  # 1 = between chunk 1 and chunk 2
-    time_s: float | None  # where the cut is in the audio, when the chunks say
-    position: int  # reference word index the cut falls before
-    window: tuple[int, int]  # [start, stop) of the reference words shown around it
-    reference: list[str]  # all normalised reference words
-    chunked: list[str]  # per reference word: "ok", "lost" (deleted) or "garbled" (substituted)
-    overlapped: list[str] | None  # the same for the overlapping transcript, when given
-
-    @property
-    def lost(self) -> list[str]:
-        """The reference words the chunked transcript dropped near this boundary."""
-        return [self.reference[i] for i in range(*self.window) if self.chunked[i] == "lost"]
-
-    @property
-    def recovered(self) -> list[str]:
-        """Of those, the words the overlapping transcript has."""
-        if self.overlapped is None:
-            return []
-        return [self.reference[i] for i in range(*self.window)
-                if self.chunked[i] == "lost" and self.overlapped[i] == "ok"]
-
-
-def _word_status(reference: str, hypothesis: str) -> list[str]:
-    """Per reference word: 'ok', 'lost' or 'garbled', from jiwer's alignment of normalised texts."""
-    import jiwer
-
-    ref_words = reference.split()
-    if not hypothesis.split():
-        return ["lost"] * len(ref_words)
-    status = ["ok"] * len(ref_words)
-    for chunk in jiwer.process_words(reference, hypothesis).alignments[0]:
-        mark = {"delete": "lost", "substitute": "garbled"}.get(chunk.type)
-        if mark:
-            for i in range(chunk.ref_start_idx, chunk.ref_end_idx):
-                status[i] = mark
-    return status
-
-
-def _reference_position(reference: str, hypothesis: str, hyp_index: int) -> int:
-    """The reference word index aligned with hypothesis word `hyp_index` (after any deletions before it)."""
-    import jiwer
-
-    n_ref = len(reference.split())
-    if not hypothesis.split():
-        return 0
-    for chunk in jiwer.process_words(reference, hypothesis).alignments[0]:
-        if chunk.type == "delete" or not chunk.hyp_start_idx <= hyp_index < chunk.hyp_end_idx:
-            continue
-        if chunk.type == "insert":
-            return chunk.ref_start_idx
-        return chunk.ref_start_idx + (hyp_index - chunk.hyp_start_idx)
-    return n_ref
-
-
-def _chunk_texts(chunked: Any, what: str) -> tuple[list[str], list[float | None]]:
-    """(texts, end times) of the chunks of a LongformResult, a list of ChunkRecords/dicts or of strings."""
-    items = getattr(chunked, "chunks", chunked)
-    if isinstance(items, str):
-        raise TypeError(f"{what}: `chunked` must hold the chunks (a LongformResult or a list of chunk texts), "
-                        "not one joined string: the boundaries are where the chunks meet")
-    items = list(items) if items is not None else []
-    texts, ends = [], []
-    for item in items:
-        if isinstance(item, str):
-            texts.append(item)
-            ends.append(None)
-        else:
-            row = _as_dict(item)
-            texts.append(str(row.get("text") or ""))
-            end = row.get("end_s")
-            ends.append(float(end) if end is not None else None)
-    if len(texts) < 2:
-        raise ValueError(f"{what}: need at least 2 chunks to have a boundary, got {len(texts)}; "
-                         "use audio longer than one chunk (e.g. 60 s with chunk_s=30)")
-    return texts, ends
-
-
-def boundary_losses(
-    reference: str, chunked: Any, overlapped: Any = None, language: str = "en", context_words: int = 6
-) -> list[BoundaryLoss]:
-    """For each boundary between naive chunks: the reference words around it and which ones were lost.
-
-    Texts are normalised as for WER (``metrics.normalize_text``) and aligned with ``jiwer.process_words``.
-    A boundary sits where chunk k's words end in the joined transcript; deletions within `context_words`
-    of it (and any run of deletions touching that window) count as lost there. `overlapped` is the
-    transcript of the overlapping method (a string or anything with ``.text``), to show what it kept.
-    """
-    from .metrics import normalize_text
-
-    what = "boundary_losses"
-    if not isinstance(reference, str) or not reference.strip():
-        raise ValueError(f"{what}: the reference transcript is empty; pass the LongForm's .reference")
-    if context_words < 1:
-        raise ValueError(f"{what}: context_words must be >= 1, got {context_words}")
-    texts, ends = _chunk_texts(chunked, what)
-    ref = normalize_text(reference, language)
-    if not ref:
-        raise ValueError(f"{what}: the reference is empty after normalisation ({reference!r})")
-    pieces = [normalize_text(text, language) for text in texts]
-    hypothesis = " ".join(p for p in pieces if p)
-    chunk_status = _word_status(ref, hypothesis)
-    over_status = None
-    if overlapped is not None:
-        over_text = overlapped if isinstance(overlapped, str) else str(getattr(overlapped, "text", ""))
-        over_status = _word_status(ref, normalize_text(over_text, language))
-    words = ref.split()
-    losses, hyp_index = [], 0
-    for k in range(1, len(pieces)):
-        hyp_index += len(pieces[k - 1].split())
-        position = _reference_position(ref, hypothesis, hyp_index)
-        start, stop = max(0, position - context_words), min(len(words), position + context_words)
-        while start > 0 and chunk_status[start] == "lost" and chunk_status[start - 1] == "lost":
-            start -= 1  # a run of dropped words that reaches into the window is shown whole
-        while stop < len(words) and chunk_status[stop - 1] == "lost" and chunk_status[stop] == "lost":
-            stop += 1
-        losses.append(BoundaryLoss(k, ends[k - 1], position, (start, stop), words, chunk_status, over_status))
-    return losses
+# --- 5. words lost at a naive chunk boundary (measured by scoring.boundary_losses) ----------------------
 
 
 def _text_width_pt(text: str, fontsize: float, family: str = "sans-serif") -> float:
@@ -806,7 +684,7 @@ def _cut_pt(loss: BoundaryLoss, positions: Mapping[int, tuple[float, float]], en
 
 # --- 6. model comparison ------------------------------------------------------------------------------------
 
-_MODEL_HINT = "rows with model, parameters_m, rtf, wer and load_s (e.g. metrics.compare_models(...))"
+_MODEL_HINT = "rows with model, parameters_m, rtf, wer and load_s (e.g. evaluation.compare_models(...))"
 
 
 def _realtime_label(rtf: float) -> str:
@@ -822,7 +700,7 @@ def _realtime_label(rtf: float) -> str:
 def plot_model_comparison(rows: Any, title: str = "") -> Figure:
     """Four panels per model: size (parameters, load time), RTF, the speed-vs-size trade-off and WER.
 
-    `rows`: ``metrics.ModelComparison``s or dicts/DataFrame with model, parameters_m, rtf, and optionally
+    `rows`: ``evaluation.ModelComparison``s or dicts/DataFrame with model, parameters_m, rtf, and optionally
     wer (fraction; None for 'not measured') and load_s. Models are sorted by size.
     """
     what = "plot_model_comparison"
@@ -993,7 +871,7 @@ def plot_confusion_matrix(
 
 # --- 9. throughput ------------------------------------------------------------------------------------------
 
-_THROUGHPUT_HINT = ("metrics.Throughput results or rows with label/mode and audio_minutes_per_compute_minute "
+_THROUGHPUT_HINT = ("evaluation.Throughput results or rows with label/mode and audio_minutes_per_compute_minute "
                     "(e.g. sequential, batched, parallel)")
 
 
@@ -1001,7 +879,7 @@ _THROUGHPUT_HINT = ("metrics.Throughput results or rows with label/mode and audi
 def plot_throughput(rows: Any, title: str = "") -> Figure:
     """Audio minutes transcribed per compute minute for each way of running (higher is better).
 
-    `rows`: ``metrics.Throughput``s (labelled by mode and batch size) or dicts/DataFrame with label (or
+    `rows`: ``evaluation.Throughput``s (labelled by mode and batch size) or dicts/DataFrame with label (or
     method/mode) and audio_minutes_per_compute_minute. Speed-ups are against the first row.
     """
     what = "plot_throughput"

@@ -147,11 +147,13 @@ def explore(
     """Transcribe one clip with one model and score it: what the explorer's button does, as a plain function.
 
     Audio longer than `chunk_s` goes through ``longform.transcribe_overlapping(chunk_s, overlap_s)``; shorter
-    audio through ``metrics.transcribe_and_measure`` (one 30-s window). `models` caches loaded models by name;
+    audio through ``timing.transcribe_and_measure`` (one 30-s window). `models` caches loaded models by name;
     `on_step` receives progress messages. Returns text, reference, error rate (None without a reference), RTF,
     timings, the method used, a note for surprising set-ups, and the 16 kHz audio.
     """
-    from .metrics import CER_LANGUAGES, error_rate, language_code, transcribe_and_measure
+    from .decoding import language_code
+    from .scoring import CER_LANGUAGES, error_rate
+    from .timing import transcribe_and_measure
 
     if not 0 < chunk_s <= 30:
         raise ValueError(f"chunk_s must be more than 0 and at most 30 seconds (Whisper's window), got {chunk_s}")

@@ -15,7 +15,9 @@ from matplotlib.figure import Figure
 from course_utils import plots
 from course_utils.audio import synth_tone
 from course_utils.longform import ChunkRecord, LongformResult
-from course_utils.metrics import SweepPoint, Throughput, sweep_table
+from course_utils.evaluation import Throughput
+from course_utils.scoring import boundary_losses
+from course_utils.timing import SweepPoint, sweep_table
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +190,7 @@ def test_boundary_loss_marks_exactly_the_lost_words():
 def test_boundary_losses_numbers_from_a_longform_result():
     result = LongformResult("", "en", [ChunkRecord(0, 0, 30, CHUNKS[0], 0, 0, 1, 0.1),
                                        ChunkRecord(1, 30, 60, CHUNKS[1], 0, 0, 1, 0.1)], 60, 2, 0.03, "chunked")
-    (cut,) = plots.boundary_losses(REFERENCE, result, overlapped=REFERENCE, context_words=3)
+    (cut,) = boundary_losses(REFERENCE, result, overlapped=REFERENCE, context_words=3)
     assert (cut.time_s, cut.lost, cut.recovered) == (30, ["lazy"], ["lazy"])
     assert cut.reference[cut.position] == "dog"
 

@@ -56,7 +56,8 @@ def compute_references(
 ) -> References:
     """Run the reference implementations on exactly the audio the children get (a few seconds to a minute)."""
     from ..longform import transcribe_chunked, transcribe_overlapping
-    from ..metrics import measure_throughput, normalize_text, wer
+    from ..evaluation import measure_throughput
+    from ..scoring import normalize_text, wer
     from ..models import load_model
 
     lid_model = load_model(lid_model_name, device)

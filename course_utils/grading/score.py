@@ -182,7 +182,7 @@ def _report_part_matches(key: str, got: Any, expected: Any) -> bool:
 
 def score_ex2(outputs: ChildOutputs, references: References, reference_text: str) -> ExerciseScore:
     """Ex. 2: returns text (1), WER as good as the reference merge (9), as naive chunking (5), plausible (2)."""
-    from ..metrics import wer
+    from ..scoring import wer
 
     score = ExerciseScore("ex2", EXERCISES["ex2"][0])
     call = outputs.call("overlapping_transcription")

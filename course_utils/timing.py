@@ -1,0 +1,298 @@
+"""Timing Whisper: wall-clock seconds of repeated runs, the real-time factor (RTF) and RTF against duration.
+
+Every function returns a small dataclass with ``to_dict()`` and prints nothing. Warm-up runs are never timed;
+on CUDA the device is synchronised around every timed run, so the clock measures finished work. Whisper
+models decode with ``decoding.transcribe_options`` (greedy, fp16 only on CUDA, quiet), like everywhere else.
+``cpu_contention`` tells how much of the CPU other programs used meanwhile: timings taken on a busy machine
+teach the wrong lesson.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .audio import SAMPLE_RATE, load_audio, synth_tone
+from .decoding import default_device, transcribe_options
+from .decoding import device_of as _device_of
+from .mixes import english_long_form
+from .settings import show_progress
+
+__all__ = [
+    "Timing", "timed_call", "measure_rtf", "TranscriptionResult", "transcribe_and_measure", "SweepPoint",
+    "rtf_sweep", "sweep_table",
+]
+
+
+def _synchronize(device: torch.device | str) -> None:
+    """Wait for queued CUDA kernels so the clock measures finished work; a no-op on CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _as_audio(audio: Any) -> np.ndarray:
+    """Audio as 16 kHz mono float32 through the one loader (arrays pass through, paths are decoded)."""
+    if audio is None:
+        raise ValueError("audio is None; pass a 16 kHz mono array (e.g. from course_utils.audio.load_audio)")
+    return load_audio(audio, sr=SAMPLE_RATE)
+
+
+def _duration_s(audio: np.ndarray) -> float:
+    """Seconds of a 16 kHz array."""
+    return len(audio) / SAMPLE_RATE
+
+
+def _check_count(value: Any, name: str, minimum: int) -> int:
+    """Reject counts that are not integers ≥ `minimum` (bools included) with the argument's name."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _rtfx(rtf: float) -> float:
+    """Seconds of audio per compute second; infinite when a (mocked) run took no time."""
+    return math.inf if rtf == 0 else 1.0 / rtf
+
+
+def _time_runs(
+    run: Callable[[np.ndarray], Any], audio: np.ndarray, device: torch.device, warmup: int, repeats: int
+) -> tuple[list[float], Any]:
+    """Run `warmup` times untimed, then `repeats` times timed; returns (seconds per run, last output)."""
+    for _ in range(warmup):
+        run(audio)
+    times: list[float] = []
+    output = None
+    for _ in range(repeats):
+        _synchronize(device)
+        start = perf_counter()
+        output = run(audio)
+        _synchronize(device)
+        times.append(perf_counter() - start)
+    return times, output
+
+
+def _runner(
+    fn_or_model: Any, options: dict[str, Any], device: torch.device | str | None
+) -> tuple[Callable[[np.ndarray], Any], torch.device]:
+    """(audio → output, device to synchronise) for a Whisper model or a plain callable."""
+    if hasattr(fn_or_model, "transcribe"):
+        model = fn_or_model
+        opts = transcribe_options(model, **options)
+        return (lambda audio: model.transcribe(audio, **opts)), torch.device(device or _device_of(model))
+    if callable(fn_or_model):
+        fn = fn_or_model
+        return (lambda audio: fn(audio, **options)), torch.device(device or default_device())
+    raise TypeError(
+        f"expected a Whisper model or a callable taking the audio, got {type(fn_or_model).__name__}; "
+        "pass course_utils.load_model('tiny.en') or e.g. lambda audio: model.transcribe(audio)"
+    )
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of repeated runs on one audio (warm-up excluded) and the real-time factor."""
+
+    median_s: float
+    min_s: float
+    max_s: float
+    runs: list[float]  # seconds of each timed run, in order
+    audio_s: float
+    rtf: float  # median_s / audio_s: below 1 is faster than real time
+    rtfx: float  # 1 / rtf: seconds of audio per second of compute
+    warmup: int = 0  # untimed runs before the timed ones
+    device: str = "cpu"
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[float], audio_s: float, warmup: int = 0, device: str = "cpu") -> Timing:
+        """Summarise timed runs of `audio_s` seconds of audio."""
+        median = float(statistics.median(runs))
+        rtf = median / audio_s
+        return cls(
+            median,
+            float(min(runs)),
+            float(max(runs)),
+            [float(t) for t in runs],
+            audio_s,
+            rtf,
+            _rtfx(rtf),
+            warmup,
+            device,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain fields, for JSON and DataFrames."""
+        return asdict(self)
+
+
+def timed_call(
+    fn_or_model: Any,
+    audio: Any,
+    warmup: int = 1,
+    repeats: int = 3,
+    *,
+    device: torch.device | str | None = None,
+    **options: Any,
+) -> tuple[Timing, Any]:
+    """Like ``measure_rtf`` but also returns the last run's output (a transcript), so nothing is run twice."""
+    warmup = _check_count(warmup, "warmup", 0)
+    repeats = _check_count(repeats, "repeats", 1)
+    samples = _as_audio(audio)
+    run, dev = _runner(fn_or_model, options, device)
+    times, output = _time_runs(run, samples, dev, warmup, repeats)
+    return Timing.from_runs(times, _duration_s(samples), warmup, str(dev)), output
+
+
+def measure_rtf(
+    fn_or_model: Any,
+    audio: Any,
+    warmup: int = 1,
+    repeats: int = 3,
+    *,
+    device: torch.device | str | None = None,
+    **options: Any,
+) -> Timing:
+    """Time a model's ``transcribe`` (or any callable taking the audio) and return median/min/max and RTF.
+
+    For a Whisper model, `options` go through ``transcribe_options`` (greedy, fp16 from the model's device);
+    for a callable they are passed as keyword arguments. Warm-up runs are not timed; on CUDA the device is
+    synchronised before each timed run and after it. `device` overrides the device to synchronise (default:
+    the model's, or ``default_device()`` for a callable).
+    """
+    return timed_call(fn_or_model, audio, warmup, repeats, device=device, **options)[0]
+
+
+@dataclass
+class TranscriptionResult:
+    """One transcription with its timing: the fields the lesson prints and plots."""
+
+    text: str
+    language: str
+    audio_duration_s: float
+    process_time_s: float
+    rtf: float
+    faster_than_realtime: bool
+    segments: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain fields, for JSON and DataFrames."""
+        return asdict(self)
+
+
+def transcribe_and_measure(model: Any, audio: Any, **options: Any) -> TranscriptionResult:
+    """Transcribe once with ``transcribe_options`` defaults and time it (CUDA synchronised); no warm-up."""
+    if not hasattr(model, "transcribe"):
+        raise TypeError(
+            f"expected a Whisper model (course_utils.load_model(...)), got {type(model).__name__}"
+        )
+    samples = _as_audio(audio)
+    run, device = _runner(model, options, None)
+    (seconds,), result = _time_runs(run, samples, device, 0, 1)
+    audio_s = _duration_s(samples)
+    rtf = seconds / audio_s
+    return TranscriptionResult(
+        text=str(result["text"]).strip(),
+        language=str(result.get("language") or ""),
+        audio_duration_s=audio_s,
+        process_time_s=seconds,
+        rtf=rtf,
+        faster_than_realtime=rtf < 1.0,
+        segments=list(result.get("segments", [])),
+    )
+
+
+@dataclass
+class SweepPoint:
+    """RTF of one signal cut to one duration, with how much text the model produced for it."""
+
+    signal: str  # "speech" or "tone"
+    duration_s: float
+    process_time_s: float  # median over the repeats
+    rtf: float
+    n_tokens: int  # decoded tokens incl. timestamp tokens: each one is a decoder step
+    n_words: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain fields, for JSON and DataFrames."""
+        return asdict(self)
+
+
+def _long_form_audio(source: Any) -> Any:
+    """The array inside a ``mixes.LongForm`` (or anything with ``.audio``); other sources pass through."""
+    audio = getattr(source, "audio", None)
+    if audio is None:
+        return source
+    return audio() if callable(audio) else audio
+
+
+def rtf_sweep(
+    model: Any,
+    durations_s: Iterable[float],
+    source: Any = None,
+    include_tone: bool = True,
+    repeats: int = 1,
+    verbose: bool = True,
+    warmup: int = 1,
+    **options: Any,
+) -> list[SweepPoint]:
+    """RTF against duration on real speech (the first N seconds of `source`) and on ``synth_tone(N)``.
+
+    `source` is an array (or a ``LongForm``/path) at least as long as the longest duration; by default the
+    corpus's English long form. The tone shows why RTF on non-speech misleads: the model hallucinates text
+    whose length, not the audio's, sets the decode time (compare ``n_tokens``). `warmup` untimed runs on the
+    shortest speech cut come first. Shows a progress bar unless ``verbose=False``.
+    """
+    durations = [float(d) for d in durations_s]
+    if not durations or any(not math.isfinite(d) or d <= 0 for d in durations):
+        raise ValueError(f"durations_s must be positive seconds, e.g. [5, 10, 30], got {durations}")
+    repeats = _check_count(repeats, "repeats", 1)
+    warmup = _check_count(warmup, "warmup", 0)
+    if source is None:
+        source = english_long_form()
+    speech = _as_audio(_long_form_audio(source))
+    longest = max(durations)
+    if round(longest * SAMPLE_RATE) > len(speech):
+        raise ValueError(
+            f"source holds {_duration_s(speech):.1f} s of audio but the sweep needs {longest:g} s; "
+            "pass a longer source (e.g. course_utils.mixes.english_long_form().audio) or shorter durations"
+        )
+    run, device = _runner(model, options, None)
+    signals = ["speech", "tone"] if include_tone else ["speech"]
+    jobs = [(signal, d) for d in durations for signal in signals]
+    if warmup:
+        _time_runs(run, speech[: round(min(durations) * SAMPLE_RATE)], device, warmup, 0)
+    points: list[SweepPoint] = []
+    for signal, d in tqdm(jobs, desc="RTF sweep", leave=False, disable=not show_progress(verbose)):
+        audio = speech[: round(d * SAMPLE_RATE)] if signal == "speech" else synth_tone(d)
+        times, result = _time_runs(run, audio, device, 0, repeats)
+        seconds = float(statistics.median(times))
+        text = str(result["text"]).strip()
+        n_tokens = sum(len(segment.get("tokens", ())) for segment in result.get("segments", []))
+        points.append(
+            SweepPoint(
+                signal,
+                _duration_s(audio),
+                seconds,
+                seconds / _duration_s(audio),
+                n_tokens,
+                len(text.split()),
+                text,
+            )
+        )
+    return points
+
+
+def sweep_table(points: Iterable[SweepPoint]) -> pd.DataFrame:
+    """The sweep as a DataFrame, one row per (signal, duration), for plots and the notebook."""
+    columns = list(SweepPoint.__dataclass_fields__)
+    return pd.DataFrame([point.to_dict() for point in points], columns=columns)
