@@ -5,30 +5,18 @@ Whisper (offline too), ``longform`` transcribes long audio, ``metrics`` measures
 """
 
 from .audio import SAMPLE_RATE, duration_s, load_audio, synth_tone
-from .data import (
+from .corpus import (
     Clip,
-    LongForm,
     corpus_available,
     corpus_dir,
-    english_long_form,
     get_clip,
     jfk,
     languages,
     list_clips,
-    lj_passage,
     load_clip,
-    long_form,
 )
 from .decoding import default_device, language_code, transcribe_options
 from .engines import EngineRun, compare_inference_options
-from .longform import (
-    LongformResult,
-    merge_overlapping,
-    transcribe_batch,
-    transcribe_chunked,
-    transcribe_overlapping,
-    transcribe_vad,
-)
 from .evaluation import (
     ClipScore,
     Evaluation,
@@ -39,16 +27,23 @@ from .evaluation import (
     measure_throughput,
     method_table,
 )
+from .longform import (
+    LongformResult,
+    merge_overlapping,
+    transcribe_batch,
+    transcribe_chunked,
+    transcribe_overlapping,
+    transcribe_vad,
+)
+from .model_facts import describe_model, model_size_table, runtime_info
+from .mixes import LongForm, english_long_form, lj_passage, long_form
 from .models import (
     ModelNotAvailableError,
     available_models,
     comparison_models,
     ct2_model_dir,
-    describe_model,
     load_model,
     loadable_models,
-    model_size_table,
-    runtime_info,
 )
 from .plots import (
     plot_boundary_loss,
@@ -62,7 +57,6 @@ from .plots import (
     plot_waveform_and_mel,
     plot_word_timeline,
 )
-from .tts import speech_languages, synth_speech
 from .scoring import ErrorCounts, cer, corpus_cer, corpus_wer, error_rate, normalize_text, wer
 from .timing import (
     SweepPoint,
@@ -74,6 +68,7 @@ from .timing import (
     timed_call,
     transcribe_and_measure,
 )
+from .tts import speech_languages, synth_speech
 from .widgets import audio_player, transcription_explorer
 
 __version__ = "0.1.0"

