@@ -474,7 +474,7 @@ def _write(path: str | Path, text: str) -> None:
 
 def _benchmark_audio(quick: bool) -> tuple[np.ndarray, str, list[str]]:
     """(audio, reference, clip ids): the ≈255 s English long form, or its first ≈47 s with --quick."""
-    from .data import english_long_form, long_form
+    from .mixes import english_long_form, long_form
 
     full = english_long_form()
     if not quick:
@@ -556,7 +556,7 @@ def cmd_longform(args: argparse.Namespace) -> dict[str, Any]:
 
 def throughput_clips(n_files: int, min_s: float = 5.0, max_s: float = 30.0) -> list[Any]:
     """`n_files` English corpus clips of `min_s`–`max_s` seconds that have transcripts, in id order."""
-    from .data import list_clips
+    from .corpus import list_clips
 
     clips = [c for c in list_clips(language="en", with_transcript=True) if min_s <= c.duration_s <= max_s]
     if len(clips) < n_files:

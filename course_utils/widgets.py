@@ -82,9 +82,9 @@ class ExplorerClip:
 def clip_choices(clips: Iterable[Any] | None = None) -> list[tuple[str, str]]:
     """(label, id) pairs for the clip chooser: corpus clips, JFK, ~60 s long form and the synthetic tone.
 
-    `clips` may be clip ids or ``data.Clip`` objects; by default every corpus clip (when the corpus is there).
+    `clips` may be clip ids or ``corpus.Clip`` objects; by default every corpus clip (when the corpus is there).
     """
-    from .data import corpus_available, list_clips
+    from .corpus import corpus_available, list_clips
 
     choices: list[tuple[str, str]] = []
     if clips is None:
@@ -109,7 +109,8 @@ def clip_choices(clips: Iterable[Any] | None = None) -> list[tuple[str, str]]:
 
 def load_explorer_clip(clip_id: str) -> ExplorerClip:
     """Audio, reference and language for a chooser id: a corpus id, 'jfk', 'long-form-60s' or 'tone-<N>s'."""
-    from .data import get_clip, jfk, list_clips, long_form
+    from .corpus import get_clip, jfk, list_clips
+    from .mixes import long_form
 
     if clip_id.startswith("tone"):
         seconds = float(clip_id.removeprefix("tone").strip("-:s") or 10)

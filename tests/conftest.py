@@ -4,14 +4,17 @@ import os
 
 import pytest
 
-from course_utils.data import corpus_available
+from course_utils.corpus import full_corpus_available
 
-CORPUS_MISSING = "speech corpus not found: set COURSE_SPEECH_DIR (default ../shared/data/speech)"
+CORPUS_MISSING = (
+    "full speech corpus not found (only the packaged lesson data): set COURSE_SPEECH_DIR "
+    "(default ../shared/data/speech)"
+)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip `corpus` tests when the corpus is absent; in CI (CI=true) a missing corpus is a failure."""
-    if item.get_closest_marker("corpus") and not corpus_available():
+    """Skip `corpus` tests with only the packaged lesson data; in CI (CI=true) a missing corpus is a failure."""
+    if item.get_closest_marker("corpus") and not full_corpus_available():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(CORPUS_MISSING, pytrace=False)
         pytest.skip(CORPUS_MISSING)

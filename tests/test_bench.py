@@ -123,7 +123,7 @@ def test_longform_cli_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_throughput_cli_and_faster_whisper_rows(tmp_path: Path) -> None:
     """`bench throughput` on 3 files, and the three faster-whisper runners on the same CTranslate2 weights."""
     from course_utils import load_model
-    from course_utils.data import load_clip
+    from course_utils.corpus import load_clip
     from course_utils.scoring import wer
 
     out = tmp_path / "tp.json"

@@ -140,7 +140,7 @@ def model():  # noqa: ANN201
 @pytest.fixture(scope="module")
 def speech_40s():  # noqa: ANN201
     """The first ≈47 s of the benchmark's long form and its reference (30 s falls inside a sentence)."""
-    from course_utils.data import english_long_form, long_form
+    from course_utils.mixes import english_long_form, long_form
 
     return long_form(english_long_form().clip_ids, max_duration_s=48)
 
@@ -179,7 +179,7 @@ def test_silence_gives_empty_text(model) -> None:  # noqa: ANN001
 
 def test_short_audio_is_one_window(model) -> None:  # noqa: ANN001
     """Audio shorter than a window is one window; every method agrees and the record spans the audio."""
-    from course_utils.data import load_clip
+    from course_utils.corpus import load_clip
     from course_utils.metrics import wer
 
     audio, reference = load_clip("jfk")
@@ -247,7 +247,7 @@ def test_fast_decoding_gives_whispers_tokens(model, speech_40s) -> None:  # noqa
 @pytest.mark.corpus
 def test_transcribe_batch_keeps_input_order(model) -> None:  # noqa: ANN001
     """Batched files come back in the order given, whatever the internal sorting by length."""
-    from course_utils.data import load_clip
+    from course_utils.corpus import load_clip
     from course_utils.metrics import wer
 
     clips = [load_clip(i) for i in ("jfk", "librispeech-1089-134686-0001", "ljspeech-LJ001-0002")]
@@ -262,7 +262,7 @@ def test_transcribe_batch_keeps_input_order(model) -> None:  # noqa: ANN001
 @pytest.mark.corpus
 def test_overlapping_matches_sequential_wer_on_two_minutes(model) -> None:  # noqa: ANN001
     """Acceptance: on ≥ 2 minutes of speech the merged transcript's WER is ≤ openai-whisper's + 1 point."""
-    from course_utils.data import english_long_form, long_form
+    from course_utils.mixes import english_long_form, long_form
     from course_utils.metrics import transcribe_options, wer
 
     speech = long_form(english_long_form().clip_ids, max_duration_s=150)

@@ -9,7 +9,7 @@ import torch
 from faster_whisper import WhisperModel
 
 import course_utils as cu
-from course_utils import data, models
+from course_utils import corpus, models
 
 LIBRISPEECH = 6
 
@@ -49,7 +49,7 @@ def test_base_is_multilingual_with_its_alignment_heads(offline):
 
 
 def test_word_timestamps_work_on_converted_model(tiny_en):
-    audio = data.jfk().audio()
+    audio = corpus.jfk().audio()
     result = tiny_en.transcribe(audio, fp16=False, temperature=0.0, word_timestamps=True)
     words = [w for segment in result["segments"] for w in segment["words"]]
     assert [w["word"].strip(",. ").lower() for w in words[:3]] == ["and", "so", "my"]
@@ -121,9 +121,9 @@ def test_device_defaults_to_cpu_without_cuda(monkeypatch):
     assert cu.default_device() == "cuda"
 
 
-def _comparison_clips() -> list[data.Clip]:
-    libri = [c for c in data.list_clips("en") if c.id.startswith("librispeech")][:LIBRISPEECH]
-    return [data.jfk(), *libri]
+def _comparison_clips() -> list[corpus.Clip]:
+    libri = [c for c in corpus.list_clips("en") if c.id.startswith("librispeech")][:LIBRISPEECH]
+    return [corpus.jfk(), *libri]
 
 
 @pytest.mark.slow

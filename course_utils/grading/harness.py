@@ -170,7 +170,7 @@ def run_exercises(task: dict, namespace: dict, models: dict, channel: Channel, l
             continue
         failed = call(channel, namespace, "ex1", "detect_language", item, (lid_model, load(inputs / name)), timeout)
     labels = channel.request("need_labels")
-    from course_utils.data import Clip
+    from course_utils.corpus import Clip
 
     clips = [
         Clip(id=f"clip_{i:03d}", path=inputs / name, language=label, duration_s=len(load(inputs / name)) / 16000,
