@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import display as show
 from .decoding import transcribe_options
 from .scoring import error_rate
 from .timing import timed_call
@@ -26,15 +27,24 @@ class EngineRun:
     engine: str  # "openai-whisper" or "faster-whisper"
     precision: str  # "fp32", "fp16", "int8", "int8_float16"
     threads: int
-    seconds: float
+    compute_s: float  # median seconds of the timed runs
     rtf: float
-    speedup: float
+    speedup: float  # the first row's compute_s / this row's
     wer: float | None
     text: str
 
     def to_dict(self) -> dict[str, Any]:
         """Plain fields, for JSON and DataFrames."""
         return asdict(self)
+
+    def __repr__(self) -> str:
+        return (f"EngineRun({self.label}: {show.seconds(self.compute_s)}, RTF {show.rtf(self.rtf)}, "
+                f"{self.speedup:.2f}× the first row, WER {show.percent(self.wer)})")
+
+    def _repr_html_(self) -> str:
+        return show.html_table(self.label, ["engine", "precision", "threads", "time", "RTF", "speed-up", "WER"],
+                               [[self.engine, self.precision, self.threads, show.seconds(self.compute_s),
+                                 show.rtf(self.rtf), f"{self.speedup:.2f}×", show.percent(self.wer)]])
 
 
 def faster_whisper_model(model: Any, compute_type: str = "float32", device: str | None = None,
@@ -115,8 +125,8 @@ def compare_inference_options(model: Any, audio: np.ndarray, reference: str | No
     for label, engine, precision, n_threads, run in runs:
         timing, text = timed_call(run, audio, warmup=1, repeats=repeats, device=device)
         wer = error_rate(reference, text, language or "en") if reference else None
-        speedup = rows[0].seconds / timing.median_s if rows else 1.0
-        rows.append(EngineRun(label, engine, precision, n_threads, timing.median_s, timing.rtf, speedup, wer, text))
+        speedup = rows[0].compute_s / timing.compute_s if rows else 1.0
+        rows.append(EngineRun(label, engine, precision, n_threads, timing.compute_s, timing.rtf, speedup, wer, text))
     return rows
 
 

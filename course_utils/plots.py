@@ -1,9 +1,9 @@
 """Figures for the lesson: each function takes results (dataclasses, dicts, DataFrames) and returns a Figure.
 
 Measuring and showing are separate: ``timing``, ``scoring``, ``evaluation`` and ``longform`` produce the
-numbers, these functions only draw them. Every figure is drawn inside ``style()`` (one look for the whole lesson, a fixed colour per signal,
-method and model: ``color_for``) and closed before it is returned, so Jupyter shows it exactly once, as the
-cell's value. Nothing here calls ``plt.show()``; save a figure with ``fig.savefig("name.png")``.
+numbers, these functions only draw them. Every figure is drawn inside ``style()`` (one look for the whole
+lesson, a fixed colour per signal, method and model: ``color_for``) and closed before it is returned, so
+Jupyter shows it exactly once, as the cell's value. Nothing here calls ``plt.show()``.
 """
 
 from __future__ import annotations
@@ -175,16 +175,14 @@ def _as_dict(item: Any) -> dict[str, Any]:
     return row
 
 
-def _field(row: Mapping[str, Any], names: Sequence[str], what: str, i: int, default: Any = _MISSING) -> Any:
-    """The first of `names` present in `row` (NaN counts as missing); else `default` or a clear ValueError."""
-    for name in names:
-        value = row.get(name, None)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            return value
+def _field(row: Mapping[str, Any], name: str, what: str, i: int, default: Any = _MISSING) -> Any:
+    """`row[name]` (NaN counts as missing); else `default` or a ValueError listing the fields the row has."""
+    value = row.get(name, None)
+    if value is not None and not (isinstance(value, float) and math.isnan(value)):
+        return value
     if default is not _MISSING:
         return default
-    raise ValueError(f"{what}: row {i} has no {names[0]!r} (also looked for {', '.join(names[1:]) or '-'}); "
-                     f"it has {', '.join(map(str, row)) or 'no fields'}")
+    raise ValueError(f"{what}: row {i} has no {name!r}; it has {', '.join(map(str, row)) or 'no fields'}")
 
 
 def _number(value: Any, what: str, name: str) -> float:
@@ -362,19 +360,17 @@ _SWEEP_HINT = "the SweepPoints from timing.rtf_sweep (or timing.sweep_table(poin
 def plot_rtf_vs_duration(points: Any) -> Figure:
     """Processing time against audio duration with the real-time line, and RTF bars per duration and signal.
 
-    `points`: ``SweepPoint``s (or their DataFrame/dicts) with signal ('speech'/'tone'), duration_s,
-    process_time_s and rtf. Shows why RTF is not constant: a short clip still costs a full 30-s window.
+    `points`: ``SweepPoint``s (or their DataFrame/dicts) with signal ('speech'/'tone'), audio_s,
+    compute_s and rtf. Shows why RTF is not constant: a short clip still costs a full 30-s window.
     """
     what = "plot_rtf_vs_duration"
     rows = _records(points, what, _SWEEP_HINT)
     data: dict[str, dict[float, tuple[float, float]]] = {}
     for i, row in enumerate(rows):
-        signal = str(_field(row, ("signal", "kind"), what, i, "speech"))
-        duration = _number(_field(row, ("duration_s", "audio_duration_s", "audio_s", "duration"), what, i),
-                           what, "duration_s")
-        seconds = _number(_field(row, ("process_time_s", "seconds", "median_s", "time_s"), what, i),
-                          what, "process_time_s")
-        rtf = _number(_field(row, ("rtf",), what, i, seconds / duration if duration else 0.0), what, "rtf")
+        signal = str(_field(row, "signal", what, i, "speech"))
+        duration = _number(_field(row, "audio_s", what, i), what, "audio_s")
+        seconds = _number(_field(row, "compute_s", what, i), what, "compute_s")
+        rtf = _number(_field(row, "rtf", what, i, seconds / duration if duration else 0.0), what, "rtf")
         data.setdefault(signal, {})[round(duration, 3)] = (seconds, rtf)
     signals = sorted(data, key=lambda s: ({"speech": 0, "tone": 1}.get(s, 2), list(data).index(s)))
     durations = sorted({d for points_ in data.values() for d in points_})
@@ -427,25 +423,25 @@ def plot_chunk_timeline(result: Any, title: str = "") -> Figure:
     """Chunks as bars over the audio timeline (overlaps hatched), and each chunk's RTF below.
 
     `result` is a ``longform.LongformResult`` (or anything with ``.chunks``), or the chunks themselves:
-    ``ChunkRecord``s/dicts/a DataFrame with start_s, end_s and rtf (or process_time_s), optionally text.
+    ``ChunkRecord``s/dicts/a DataFrame with start_s, end_s and rtf (or compute_s), optionally text.
     """
     what = "plot_chunk_timeline"
     chunks = _records(getattr(result, "chunks", result), what,
                       "a LongformResult from course_utils.longform (or its .chunks)")
     spans, rtfs, texts = [], [], []
     for i, row in enumerate(chunks):
-        start = _number(_field(row, ("start_s", "start"), what, i), what, "start_s")
-        end = _number(_field(row, ("end_s", "end"), what, i), what, "end_s")
+        start = _number(_field(row, "start_s", what, i), what, "start_s")
+        end = _number(_field(row, "end_s", what, i), what, "end_s")
         if end <= start:
             raise ValueError(f"{what}: chunk {i} ends ({end}) before it starts ({start})")
-        seconds = _field(row, ("process_time_s", "seconds"), what, i, None)
-        rtf = _field(row, ("rtf",), what, i, None if seconds is None else float(seconds) / (end - start))
+        seconds = _field(row, "compute_s", what, i, None)
+        rtf = _field(row, "rtf", what, i, None if seconds is None else float(seconds) / (end - start))
         if rtf is None:
-            raise ValueError(f"{what}: chunk {i} has neither rtf nor process_time_s")
+            raise ValueError(f"{what}: chunk {i} has neither rtf nor compute_s")
         spans.append((start, end))
         rtfs.append(float(rtf))
-        texts.append(str(_field(row, ("text",), what, i, "")))
-    duration = float(getattr(result, "audio_duration_s", 0.0) or max(end for _, end in spans))
+        texts.append(str(_field(row, "text", what, i, "")))
+    duration = float(getattr(result, "audio_s", 0.0) or max(end for _, end in spans))
     method = str(getattr(result, "method", "") or "chunks")
     color = color_for(method)
     n = len(spans)
@@ -491,22 +487,22 @@ def plot_chunk_timeline(result: Any, title: str = "") -> Figure:
 
 # --- 4. methods compared: time and WER ------------------------------------------------------------------------
 
-_METHOD_HINT = "rows with method, seconds and wer (a list of dicts or a DataFrame)"
+_METHOD_HINT = "rows with method, compute_s and wer (evaluation.method_table(...), dicts or a DataFrame)"
 
 
 @_figure_function
 def plot_method_comparison(rows: Any, baseline: str | None = None, title: str = "") -> Figure:
     """Time per method (with speed against a baseline) next to WER per method, as horizontal bars.
 
-    `rows`: dicts/DataFrame/dataclasses with method (or label/name), seconds (or process_time_s) and wer
+    `rows`: dicts/DataFrame/dataclasses with method, compute_s and wer
     (a fraction; None/NaN when not scored). `baseline` is a method name; default the first row.
     """
     what = "plot_method_comparison"
     records = _records(rows, what, _METHOD_HINT)
-    methods = [str(_field(r, ("method", "label", "name"), what, i)) for i, r in enumerate(records)]
-    seconds = [_number(_field(r, ("seconds", "process_time_s", "time_s", "total_s"), what, i), what, "seconds")
+    methods = [str(_field(r, "method", what, i)) for i, r in enumerate(records)]
+    seconds = [_number(_field(r, "compute_s", what, i), what, "compute_s")
                for i, r in enumerate(records)]
-    wers = [_optional_number(_field(r, ("wer", "error_rate"), what, i, None)) for i, r in enumerate(records)]
+    wers = [_optional_number(_field(r, "wer", what, i, None)) for i, r in enumerate(records)]
     base = _baseline_index(methods, baseline, what)
     colors = [color_for(m) for m in methods]
     ys = np.arange(len(methods))
@@ -708,11 +704,11 @@ def plot_model_comparison(rows: Any, title: str = "") -> Figure:
     models = []
     for i, r in enumerate(records):
         models.append({
-            "model": str(_field(r, ("model", "name"), what, i)),
-            "params": _number(_field(r, ("parameters_m", "params_m"), what, i), what, "parameters_m"),
-            "rtf": _number(_field(r, ("rtf",), what, i), what, "rtf"),
-            "wer": _optional_number(_field(r, ("wer", "corpus_wer"), what, i, None)),
-            "load_s": _optional_number(_field(r, ("load_s",), what, i, None)),
+            "model": str(_field(r, "model", what, i)),
+            "params": _number(_field(r, "parameters_m", what, i), what, "parameters_m"),
+            "rtf": _number(_field(r, "rtf", what, i), what, "rtf"),
+            "wer": _optional_number(_field(r, "wer", what, i, None)),
+            "load_s": _optional_number(_field(r, "load_s", what, i, None)),
         })
     models.sort(key=lambda m: m["params"])
     names = [m["model"] for m in models]
@@ -759,7 +755,7 @@ def plot_model_comparison(rows: Any, title: str = "") -> Figure:
 
 # --- 7. precision / engine comparison -----------------------------------------------------------------------
 
-_PRECISION_HINT = ("rows with label (e.g. 'openai-whisper fp32', 'faster-whisper int8') and seconds (or rtf), "
+_PRECISION_HINT = ("rows with label (e.g. 'openai-whisper fp32', 'faster-whisper int8') and compute_s (or rtf), "
                    "optionally wer")
 
 
@@ -767,18 +763,17 @@ _PRECISION_HINT = ("rows with label (e.g. 'openai-whisper fp32', 'faster-whisper
 def plot_precision_comparison(rows: Any, baseline: str | None = None, title: str = "") -> Figure:
     """Time per precision/engine with speed-up labels against a baseline, plus WER when rows have it.
 
-    `rows`: dicts/DataFrame with label (or method/precision/name), seconds (or process_time_s; else rtf) and
-    optional wer. For FP32 vs FP16 on a GPU, or openai-whisper vs faster-whisper fp32/int8 on a CPU.
+    `rows`: dicts/DataFrame (e.g. ``engines.EngineRun``s) with label, compute_s (else rtf)
+    and optional wer. For FP32 vs FP16 on a GPU, or openai-whisper vs faster-whisper fp32/int8 on a CPU.
     """
     what = "plot_precision_comparison"
     records = _records(rows, what, _PRECISION_HINT)
-    labels = [str(_field(r, ("label", "method", "precision", "config", "name"), what, i))
+    labels = [str(_field(r, "label", what, i))
               for i, r in enumerate(records)]
-    has_seconds = all(_field(r, ("seconds", "process_time_s", "median_s", "time_s"), what, i, None) is not None
-                      for i, r in enumerate(records))
-    keys = ("seconds", "process_time_s", "median_s", "time_s") if has_seconds else ("rtf",)
-    values = [_number(_field(r, keys, what, i), what, keys[0]) for i, r in enumerate(records)]
-    wers = [_optional_number(_field(r, ("wer", "error_rate"), what, i, None)) for i, r in enumerate(records)]
+    has_seconds = all(_field(r, "compute_s", what, i, None) is not None for i, r in enumerate(records))
+    key = "compute_s" if has_seconds else "rtf"
+    values = [_number(_field(r, key, what, i), what, key) for i, r in enumerate(records)]
+    wers = [_optional_number(_field(r, "wer", what, i, None)) for i, r in enumerate(records)]
     show_wer = any(w is not None for w in wers)
     base = _baseline_index(labels, baseline, what)
     colors = [color_for(label) for label in labels]
@@ -880,19 +875,19 @@ def plot_throughput(rows: Any, title: str = "") -> Figure:
     """Audio minutes transcribed per compute minute for each way of running (higher is better).
 
     `rows`: ``evaluation.Throughput``s (labelled by mode and batch size) or dicts/DataFrame with label (or
-    method/mode) and audio_minutes_per_compute_minute. Speed-ups are against the first row.
+    mode and batch_size) and audio_minutes_per_compute_minute. Speed-ups are against the first row.
     """
     what = "plot_throughput"
     records = _records(rows, what, _THROUGHPUT_HINT)
     labels, values = [], []
     for i, r in enumerate(records):
-        label = _field(r, ("label", "method", "name"), what, i, None)
+        label = _field(r, "label", what, i, None)
         if label is None:
-            mode = str(_field(r, ("mode",), what, i))
-            batch = int(_field(r, ("batch_size",), what, i, 1) or 1)
+            mode = str(_field(r, "mode", what, i))
+            batch = int(_field(r, "batch_size", what, i, 1) or 1)
             label = f"{mode} (batch {batch})" if batch > 1 else mode
         labels.append(str(label))
-        values.append(_number(_field(r, ("audio_minutes_per_compute_minute", "throughput"), what, i),
+        values.append(_number(_field(r, "audio_minutes_per_compute_minute", what, i),
                               what, "audio_minutes_per_compute_minute"))
     xs = np.arange(len(labels))
     fig, ax = plt.subplots(figsize=(max(6.5, 2.2 * len(labels) + 2), 4.8), layout="constrained")
@@ -931,10 +926,10 @@ def plot_word_timeline(words: Any, audio: Any = None, sr: int = SAMPLE_RATE, tit
     items = _words_of(words, what)
     spans = []
     for i, w in enumerate(items):
-        start = _number(_field(w, ("start",), what, i), what, "start")
-        end = _number(_field(w, ("end",), what, i), what, "end")
-        probability = _optional_number(_field(w, ("probability",), what, i, None))
-        spans.append((str(_field(w, ("word", "text"), what, i)).strip(), start, end, probability))
+        start = _number(_field(w, "start", what, i), what, "start")
+        end = _number(_field(w, "end", what, i), what, "end")
+        probability = _optional_number(_field(w, "probability", what, i, None))
+        spans.append((str(_field(w, "word", what, i)).strip(), start, end, probability))
     samples = _audio_for_plot(audio, sr) if audio is not None else None
     duration = len(samples) / SAMPLE_RATE if samples is not None else max(end for _, _, end, _ in spans)
     fig, ax = plt.subplots(figsize=(min(18.0, max(10.0, duration * 0.9)), 4.0), layout="constrained")

@@ -25,6 +25,7 @@ import jiwer
 from whisper.normalizers import BasicTextNormalizer, EnglishTextNormalizer
 from whisper.tokenizer import LANGUAGES
 
+from . import display as show
 from .decoding import language_code
 
 __all__ = [
@@ -99,6 +100,12 @@ class ErrorCounts:
     def to_dict(self) -> dict[str, Any]:
         """Plain fields plus errors and rate, for JSON and DataFrames."""
         return {**asdict(self), "errors": self.errors, "rate": self.rate if self.reference_words else None}
+
+    def __repr__(self) -> str:
+        metric, unit = ("WER", "words") if self.unit == "word" else ("CER", "characters")
+        rate = show.percent(self.rate) if self.reference_words else "n/a"
+        return (f"ErrorCounts({metric} {rate}: {self.substitutions} substituted, {self.deletions} deleted, "
+                f"{self.insertions} inserted, of {self.reference_words} reference {unit})")
 
 
 def _counts(output: Any, reference_length: int, unit: str) -> ErrorCounts:
@@ -220,6 +227,13 @@ class BoundaryLoss:
             return []
         return [self.reference[i] for i in range(*self.window)
                 if self.chunked[i] == "lost" and self.overlapped[i] == "ok"]
+
+    def __repr__(self) -> str:
+        where = f" at {self.time_s:.1f} s" if self.time_s is not None else ""
+        lost = self.lost
+        words = f" ({show.shorten(', '.join(lost), 40)})" if lost else ""
+        kept = f", {len(self.recovered)} kept with overlap" if self.overlapped is not None and lost else ""
+        return f"BoundaryLoss(cut {self.boundary}{where}: {len(lost)} words lost{words}{kept})"
 
 
 def _word_status(reference: str, hypothesis: str) -> list[str]:

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import display as show
 from .audio import SAMPLE_RATE, load_audio, synth_tone
 from .decoding import default_device, transcribe_options
 from .decoding import device_of as _device_of
@@ -102,12 +103,12 @@ def _runner(
 class Timing:
     """Wall-clock seconds of repeated runs on one audio (warm-up excluded) and the real-time factor."""
 
-    median_s: float
+    compute_s: float  # median seconds of the timed runs
     min_s: float
     max_s: float
     runs: list[float]  # seconds of each timed run, in order
     audio_s: float
-    rtf: float  # median_s / audio_s: below 1 is faster than real time
+    rtf: float  # compute_s / audio_s: below 1 is faster than real time
     rtfx: float  # 1 / rtf: seconds of audio per second of compute
     warmup: int = 0  # untimed runs before the timed ones
     device: str = "cpu"
@@ -132,6 +133,12 @@ class Timing:
     def to_dict(self) -> dict[str, Any]:
         """Plain fields, for JSON and DataFrames."""
         return asdict(self)
+
+    def __repr__(self) -> str:
+        runs = f"{len(self.runs)} run" + ("" if len(self.runs) == 1 else "s")
+        spread = f" ({show.seconds(self.min_s)}–{show.seconds(self.max_s)})" if len(self.runs) > 1 else ""
+        return (f"Timing(median {show.seconds(self.compute_s)} of {runs}{spread} for {show.seconds(self.audio_s)} "
+                f"of audio: RTF {show.rtf(self.rtf)}, {show.speed(self.rtf)}, {self.device})")
 
 
 def timed_call(
@@ -177,8 +184,8 @@ class TranscriptionResult:
 
     text: str
     language: str
-    audio_duration_s: float
-    process_time_s: float
+    audio_s: float
+    compute_s: float
     rtf: float
     faster_than_realtime: bool
     segments: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -186,6 +193,10 @@ class TranscriptionResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain fields, for JSON and DataFrames."""
         return asdict(self)
+
+    def __repr__(self) -> str:
+        return (f"TranscriptionResult({show.shorten(self.text)!r} ({self.language or '?'}): "
+                f"{show.seconds(self.audio_s)} of audio in {show.seconds(self.compute_s)}, RTF {show.rtf(self.rtf)})")
 
 
 def transcribe_and_measure(model: Any, audio: Any, **options: Any) -> TranscriptionResult:
@@ -202,8 +213,8 @@ def transcribe_and_measure(model: Any, audio: Any, **options: Any) -> Transcript
     return TranscriptionResult(
         text=str(result["text"]).strip(),
         language=str(result.get("language") or ""),
-        audio_duration_s=audio_s,
-        process_time_s=seconds,
+        audio_s=audio_s,
+        compute_s=seconds,
         rtf=rtf,
         faster_than_realtime=rtf < 1.0,
         segments=list(result.get("segments", [])),
@@ -215,8 +226,8 @@ class SweepPoint:
     """RTF of one signal cut to one duration, with how much text the model produced for it."""
 
     signal: str  # "speech" or "tone"
-    duration_s: float
-    process_time_s: float  # median over the repeats
+    audio_s: float
+    compute_s: float  # median over the repeats
     rtf: float
     n_tokens: int  # decoded tokens incl. timestamp tokens: each one is a decoder step
     n_words: int
@@ -225,6 +236,10 @@ class SweepPoint:
     def to_dict(self) -> dict[str, Any]:
         """Plain fields, for JSON and DataFrames."""
         return asdict(self)
+
+    def __repr__(self) -> str:
+        return (f"SweepPoint({self.signal} {self.audio_s:g} s: {show.seconds(self.compute_s)}, "
+                f"RTF {show.rtf(self.rtf)}, {self.n_tokens} tokens, {self.n_words} words)")
 
 
 def _long_form_audio(source: Any) -> Any:
@@ -293,6 +308,7 @@ def rtf_sweep(
 
 
 def sweep_table(points: Iterable[SweepPoint]) -> pd.DataFrame:
-    """The sweep as a DataFrame, one row per (signal, duration), for plots and the notebook."""
+    """The sweep as a DataFrame, one row per (signal, duration), rounded to milliseconds (RTF to 4 places)."""
     columns = list(SweepPoint.__dataclass_fields__)
-    return pd.DataFrame([point.to_dict() for point in points], columns=columns)
+    table = pd.DataFrame([point.to_dict() for point in points], columns=columns)
+    return table.round({"audio_s": 2, "compute_s": 3, "rtf": 4})

@@ -180,7 +180,7 @@ def test_silence_gives_empty_text(model) -> None:  # noqa: ANN001
 def test_short_audio_is_one_window(model) -> None:  # noqa: ANN001
     """Audio shorter than a window is one window; every method agrees and the record spans the audio."""
     from course_utils.corpus import load_clip
-    from course_utils.metrics import wer
+    from course_utils.scoring import wer
 
     audio, reference = load_clip("jfk")
     results = [
@@ -191,14 +191,14 @@ def test_short_audio_is_one_window(model) -> None:  # noqa: ANN001
     for result in results:
         assert len(result.chunks) == 1
         assert wer(reference, result.text) < 0.1, result.text
-        assert result.language == "en" and result.audio_duration_s == pytest.approx(11.0, abs=0.01)
+        assert result.language == "en" and result.audio_s == pytest.approx(11.0, abs=0.01)
     assert results[0].chunks[0].start_s == 0 and results[0].chunks[0].end_s == pytest.approx(11.0, abs=0.01)
 
 
 @pytest.mark.corpus
 def test_overlapping_beats_chunked_on_40s(model, speech_40s) -> None:  # noqa: ANN001
     """On ~40 s of speech the cut at 30 s costs the chunked method words the overlap merge keeps."""
-    from course_utils.metrics import wer
+    from course_utils.scoring import wer
 
     audio, reference = speech_40s.audio, speech_40s.reference
     chunked = transcribe_chunked(model, audio, verbose=False)
@@ -248,7 +248,7 @@ def test_fast_decoding_gives_whispers_tokens(model, speech_40s) -> None:  # noqa
 def test_transcribe_batch_keeps_input_order(model) -> None:  # noqa: ANN001
     """Batched files come back in the order given, whatever the internal sorting by length."""
     from course_utils.corpus import load_clip
-    from course_utils.metrics import wer
+    from course_utils.scoring import wer
 
     clips = [load_clip(i) for i in ("jfk", "librispeech-1089-134686-0001", "ljspeech-LJ001-0002")]
     texts = transcribe_batch(model, [a for a, _ in clips], batch_size=2, verbose=False)
@@ -263,7 +263,8 @@ def test_transcribe_batch_keeps_input_order(model) -> None:  # noqa: ANN001
 def test_overlapping_matches_sequential_wer_on_two_minutes(model) -> None:  # noqa: ANN001
     """Acceptance: on ≥ 2 minutes of speech the merged transcript's WER is ≤ openai-whisper's + 1 point."""
     from course_utils.mixes import english_long_form, long_form
-    from course_utils.metrics import transcribe_options, wer
+    from course_utils.decoding import transcribe_options
+    from course_utils.scoring import wer
 
     speech = long_form(english_long_form().clip_ids, max_duration_s=150)
     assert speech.duration_s >= 120

@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 
 from course_utils import plots
 from course_utils.audio import synth_tone
-from course_utils.longform import ChunkRecord, LongformResult
 from course_utils.evaluation import Throughput
+from course_utils.longform import ChunkRecord, LongformResult
 from course_utils.scoring import boundary_losses
 from course_utils.timing import SweepPoint, sweep_table
 
@@ -149,7 +149,7 @@ def test_chunk_timeline_naive_chunks_from_plain_dicts():
 
 def test_method_comparison_bars_speedups_and_missing_wer():
     rows = pd.DataFrame({"method": ["whisper transcribe", "naive chunks", "overlapping"],
-                         "seconds": [10.0, 5.0, 20.0], "wer": [0.05, 0.08, np.nan]})
+                         "compute_s": [10.0, 5.0, 20.0], "wer": [0.05, 0.08, np.nan]})
     fig = plots.plot_method_comparison(rows)
     ax_time, ax_wer = fig.axes
     assert len(_bars(ax_time)) == len(_bars(ax_wer)) == 3
@@ -161,10 +161,10 @@ def test_method_comparison_bars_speedups_and_missing_wer():
 def test_method_comparison_errors_name_the_problem():
     with pytest.raises(ValueError, match="nothing to plot"):
         plots.plot_method_comparison([])
-    with pytest.raises(ValueError, match="'seconds'"):
+    with pytest.raises(ValueError, match="'compute_s'"):
         plots.plot_method_comparison([{"method": "a", "wer": 0.1}])
     with pytest.raises(ValueError, match="baseline 'x'"):
-        plots.plot_method_comparison([{"method": "a", "seconds": 1}], baseline="x")
+        plots.plot_method_comparison([{"method": "a", "compute_s": 1}], baseline="x")
 
 
 # --- boundary loss ------------------------------------------------------------------------------------------
@@ -223,14 +223,14 @@ def test_model_comparison_four_panels():
 
 
 def test_precision_comparison_speedups_with_and_without_wer():
-    fig = plots.plot_precision_comparison([{"label": "fp32", "seconds": 2.0}, {"label": "fp16", "seconds": 1.0}])
+    fig = plots.plot_precision_comparison([{"label": "fp32", "compute_s": 2.0}, {"label": "fp16", "compute_s": 1.0}])
     assert len(fig.axes) == 1 and len(_bars(fig.axes[0])) == 2
     assert [t.get_text() for t in fig.axes[0].texts] == ["2.00 s  (baseline)", "1.00 s  (2.0× faster)"]
     fig = plots.plot_precision_comparison([{"label": "openai-whisper fp32", "rtf": 0.2, "wer": 0.05},
                                            {"label": "faster-whisper int8", "rtf": 0.05, "wer": 0.06}])
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="nothing to plot"):
-        plots.plot_precision_comparison(pd.DataFrame(columns=["label", "seconds"]))
+        plots.plot_precision_comparison(pd.DataFrame(columns=["label", "compute_s"]))
 
 
 def test_confusion_matrix_counts_and_row_accuracy():
@@ -248,8 +248,8 @@ def test_confusion_matrix_counts_and_row_accuracy():
 
 
 def test_throughput_from_measurements():
-    rows = [Throughput(1.0, 0.1, 10.0, 2.0, 6.0, 12, "sequential", 1),
-            Throughput(1.0, 0.04, 25.0, 5.0, 2.4, 12, "batched", 8),
+    rows = [Throughput(60.0, 6.0, 10.0, 2.0, 12, "sequential", 1),
+            Throughput(60.0, 2.4, 25.0, 5.0, 12, "batched", 8),
             {"label": "parallel (2 processes)", "audio_minutes_per_compute_minute": 18.0}]
     fig = plots.plot_throughput(rows)
     (ax,) = fig.axes

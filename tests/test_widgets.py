@@ -92,7 +92,7 @@ def test_explore_chunks_audio_longer_than_the_chunk(monkeypatch):
 
     def fake_overlapping(model, audio, chunk_s, overlap_s, verbose):
         calls.update(chunk_s=chunk_s, overlap_s=overlap_s, seconds=len(audio) / 16000)
-        return types.SimpleNamespace(text="la la", language="en", chunks=[1, 2], process_time_s=0.3, rtf=0.1)
+        return types.SimpleNamespace(text="la la", language="en", chunks=[1, 2], compute_s=0.3, rtf=0.1)
 
     monkeypatch.setitem(sys.modules, "course_utils.longform",
                         types.SimpleNamespace(transcribe_overlapping=fake_overlapping))
@@ -115,7 +115,7 @@ def test_explore_and_click_transcribe_a_short_clip_with_tiny_en(tiny_en):
     assert result["method"].startswith("one 30-s window")
     assert "belly" in result["text"].lower()
     assert result["metric"] == "WER" and 0 <= result["error_rate"] < 0.5
-    assert result["rtf"] > 0 and result["audio_duration_s"] == pytest.approx(3.275, abs=0.01)
+    assert result["rtf"] > 0 and result["audio_s"] == pytest.approx(3.275, abs=0.01)
     assert "STUFF IT INTO YOU" in widgets.result_html(result)
 
     explorer = widgets.transcription_explorer(models=["tiny.en"], clips=[SHORT_CLIP], headless=False,
