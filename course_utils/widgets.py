@@ -4,6 +4,8 @@ The explorer's work is a plain function, ``explore(model_name, clip_id, chunk_s,
 testable without a browser; the widget only wires controls to it. Core ipywidgets 8 only (JupyterLab, Jupyter
 Notebook 7, VS Code and Colab render them; no third-party widget manager needed). When nobody can click
 (papermill, nbval, CI, a plain script) ``transcription_explorer`` returns a static note instead of a widget.
+The explorer offers the lesson clips shipped in the package (what every student has, never a clip the grader
+holds out), JFK, a ~50-s long form and a synthetic tone; other clips can be passed in.
 """
 
 from __future__ import annotations
@@ -18,10 +20,17 @@ from typing import Any
 import numpy as np
 
 from .audio import SAMPLE_RATE, load_audio, synth_tone
+from .corpus import Clip, default_corpus, jfk, lesson_corpus
+from .decoding import language_code
+from .longform import transcribe_overlapping
+from .mixes import long_form
+from .models import load_model, loadable_models
+from .scoring import CER_LANGUAGES, error_rate
 from .settings import HEADLESS_ENV, headless_flag, running_in_ci  # noqa: F401 (HEADLESS_ENV re-exported)
+from .timing import transcribe_and_measure
 
 TONE_ID = "tone-10s"  # the synthetic tone: no words, so whatever Whisper writes is hallucinated
-LONG_ID = "long-form-60s"  # ~60 s of LibriSpeech joined: long enough for the chunk and overlap sliders
+LONG_ID = "long-form-60s"  # up to 60 s of LibriSpeech joined: long enough for the chunk and overlap sliders
 JFK_ID = "jfk"
 HEADLESS_NOTE = (
     "**Interactive transcription explorer** (not shown: this notebook is running without a browser). "
@@ -79,24 +88,28 @@ class ExplorerClip:
     language: str
 
 
+def explorer_clips() -> list[Clip]:
+    """The clips the explorer offers by default: the lesson data shipped in the package (never held out)."""
+    packaged = lesson_corpus()
+    return packaged.clips() if packaged.available else []
+
+
 def clip_choices(clips: Iterable[Any] | None = None) -> list[tuple[str, str]]:
-    """(label, id) pairs for the clip chooser: corpus clips, JFK, ~60 s long form and the synthetic tone.
+    """(label, id) pairs for the clip chooser: the packaged lesson clips, JFK, a long form and the tone.
 
-    `clips` may be clip ids or ``corpus.Clip`` objects; by default every corpus clip (when the corpus is there).
+    `clips` may be clip ids (of the default corpus) or ``corpus.Clip`` objects instead of the lesson clips.
     """
-    from .corpus import corpus_available, list_clips
-
     choices: list[tuple[str, str]] = []
     if clips is None:
-        corpus = list_clips() if corpus_available() else []
-        ids = {clip.id for clip in corpus}
+        offered = explorer_clips()
+        ids = {clip.id for clip in offered}
         if JFK_ID not in ids:
             choices.append(("jfk: JFK inaugural address (en, 11 s)", JFK_ID))
-        for clip in corpus:
+        for clip in offered:
             scored = "" if clip.has_transcript else ", no transcript"
             choices.append((f"{clip.id} ({clip.language}, {clip.duration_s:.1f} s{scored})", clip.id))
-        if corpus:
-            choices.append(("long form: ~60 s of LibriSpeech (en), for the chunk sliders", LONG_ID))
+        if any(clip.id.startswith("librispeech-") for clip in offered):
+            choices.append(("long form: up to 60 s of LibriSpeech (en), for the chunk sliders", LONG_ID))
         choices.append(("synthetic tone (10 s, no speech: watch Whisper hallucinate)", TONE_ID))
         return choices
     for clip in clips:
@@ -108,18 +121,25 @@ def clip_choices(clips: Iterable[Any] | None = None) -> list[tuple[str, str]]:
 
 
 def load_explorer_clip(clip_id: str) -> ExplorerClip:
-    """Audio, reference and language for a chooser id: a corpus id, 'jfk', 'long-form-60s' or 'tone-<N>s'."""
-    from .corpus import get_clip, jfk, list_clips
-    from .mixes import long_form
+    """Audio, reference and language for a chooser id: a clip id, 'jfk', 'long-form-60s' or 'tone-<N>s'.
 
+    Clip ids are looked up in the packaged lesson data first, then in the default corpus.
+    """
     if clip_id.startswith("tone"):
         seconds = float(clip_id.removeprefix("tone").strip("-:s") or 10)
         return ExplorerClip(clip_id, f"synthetic tone ({seconds:g} s)", synth_tone(seconds), "", "en")
+    packaged = lesson_corpus()
     if clip_id == LONG_ID:
-        ids = [clip.id for clip in list_clips(language="en", with_transcript=True, source="librispeech")]
-        joined = long_form(ids, max_duration_s=60)
+        source = packaged if packaged.available else default_corpus()
+        ids = [clip.id for clip in source.clips(language="en", with_transcript=True, source="librispeech")]
+        joined = long_form(ids, max_duration_s=60, corpus=source)
         return ExplorerClip(clip_id, f"long form ({joined.duration_s:.0f} s)", joined.audio, joined.reference, "en")
-    clip = jfk() if clip_id == JFK_ID else get_clip(clip_id)
+    if clip_id == JFK_ID:
+        clip = packaged.get(JFK_ID) if packaged.available and JFK_ID in packaged else jfk()
+    elif packaged.available and clip_id in packaged:
+        clip = packaged.get(clip_id)
+    else:
+        clip = default_corpus().get(clip_id)
     return ExplorerClip(clip.id, clip.id, clip.audio(), clip.transcript, clip.language)
 
 
@@ -128,8 +148,6 @@ def load_explorer_clip(clip_id: str) -> ExplorerClip:
 
 def get_model(name: str, cache: dict[str, Any] | None = None) -> Any:
     """A loaded model from `cache` (default: this module's, shared by all explorers), loading it once."""
-    from .models import load_model
-
     cache = _MODELS if cache is None else cache
     if name not in cache:
         cache[name] = load_model(name)
@@ -152,10 +170,6 @@ def explore(
     `on_step` receives progress messages. Returns text, reference, error rate (None without a reference), RTF,
     timings, the method used, a note for surprising set-ups, and the 16 kHz audio.
     """
-    from .decoding import language_code
-    from .scoring import CER_LANGUAGES, error_rate
-    from .timing import transcribe_and_measure
-
     if not 0 < chunk_s <= 30:
         raise ValueError(f"chunk_s must be more than 0 and at most 30 seconds (Whisper's window), got {chunk_s}")
     if not 0 <= overlap_s < chunk_s:
@@ -168,8 +182,6 @@ def explore(
     duration = len(clip.audio) / SAMPLE_RATE
     step(f"transcribing {duration:.1f} s with {model_name}…")
     if duration > chunk_s:
-        from .longform import transcribe_overlapping
-
         result = transcribe_overlapping(model, clip.audio, chunk_s=chunk_s, overlap_s=overlap_s, verbose=False)
         method = f"{len(result.chunks)} overlapping {chunk_s:g}-s chunks ({overlap_s:g} s overlap), merged"
         chunks = len(result.chunks)
@@ -301,7 +313,7 @@ def transcription_explorer(
 ) -> Any:
     """The interactive explorer (an ipywidgets VBox), or a Markdown note when no one can click.
 
-    `models` default to ``loadable_models()``; `clips` to every corpus clip plus JFK, a ~60 s long form and the
+    `models` default to ``loadable_models()``; `clips` to the packaged lesson clips plus JFK, a long form and the
     synthetic tone. `headless` overrides ``is_headless()``. Loaded models are cached (in `model_cache` if given).
     """
     from IPython.display import Markdown
@@ -311,8 +323,6 @@ def transcription_explorer(
     if headless:
         return Markdown(HEADLESS_NOTE)
     if models is None:
-        from .models import loadable_models
-
         models = loadable_models()
         if not models:
             return Markdown("**Transcription explorer:** no Whisper model can be loaded here (offline, nothing "

@@ -1,6 +1,5 @@
 """The explorer builds, its logic works without a frontend (tiny.en on a short clip), headless gives a note."""
 
-import sys
 import types
 
 import ipywidgets
@@ -76,8 +75,21 @@ def test_a_failing_click_shows_the_error_in_the_cell():
 def test_default_clips_include_jfk_long_form_and_tone():
     ids = [clip_id for _, clip_id in widgets.clip_choices()]
     assert widgets.TONE_ID in ids and widgets.JFK_ID in ids
-    if course_utils.corpus_available():
-        assert widgets.LONG_ID in ids and SHORT_CLIP in ids
+    assert widgets.LONG_ID in ids and SHORT_CLIP in ids
+
+
+def test_explorer_offers_only_the_packaged_clips_never_a_held_out_one():
+    from course_utils.grading import HELD_OUT_IDS
+
+    ids = {clip_id for _, clip_id in widgets.clip_choices()}
+    assert not ids & set(HELD_OUT_IDS)
+    assert ids - {widgets.LONG_ID, widgets.TONE_ID} == set(course_utils.corpus.lesson_corpus().ids())
+
+
+def test_long_form_choice_comes_from_the_lesson_data():
+    clip = widgets.load_explorer_clip(widgets.LONG_ID)
+    assert 30 < len(clip.audio) / 16000 <= 60 and clip.reference.startswith("HE HOPED")
+    assert widgets.load_explorer_clip("jfk").reference.startswith("And so, my fellow Americans")
 
 
 # --- the logic behind the button ----------------------------------------------------------------------------
@@ -94,8 +106,7 @@ def test_explore_chunks_audio_longer_than_the_chunk(monkeypatch):
         calls.update(chunk_s=chunk_s, overlap_s=overlap_s, seconds=len(audio) / 16000)
         return types.SimpleNamespace(text="la la", language="en", chunks=[1, 2], compute_s=0.3, rtf=0.1)
 
-    monkeypatch.setitem(sys.modules, "course_utils.longform",
-                        types.SimpleNamespace(transcribe_overlapping=fake_overlapping))
+    monkeypatch.setattr(widgets, "transcribe_overlapping", fake_overlapping)
     steps = []
     result = widgets.explore("fake", "tone-3s", chunk_s=2, overlap_s=0.5, models={"fake": _FakeModel()},
                              on_step=steps.append)
