@@ -270,3 +270,17 @@ def test_word_timeline_from_a_whisper_result():
     assert [t.get_text() for t in fig.axes[0].texts] == ["Hello", "world"]
     with pytest.raises(ValueError, match="word_timestamps=True"):
         plots.plot_word_timeline({"segments": [{"text": "no words"}]})
+
+
+def test_mel_axis_ticks_sit_on_whispers_own_filterbank():
+    """The Hz labels of the mel axis (librosa's Slaney scale) point at the bins whose filters peak there."""
+    from whisper.audio import mel_filters
+
+    for n_mels in (80, 128):
+        fig = plots.plot_waveform_and_mel(synth_tone(1.0), n_mels=n_mels)
+        ax = fig.axes[1]
+        peaks_hz = mel_filters("cpu", n_mels).numpy().argmax(axis=1) * 16000 / 400  # FFT bins of 40 Hz
+        for y, label in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True):
+            text = label.get_text()
+            hz = float(text.split()[0]) * (1000 if "kHz" in text else 1)
+            assert abs(peaks_hz[int(y)] - hz) <= max(60.0, 0.1 * hz), (n_mels, text, peaks_hz[int(y)])
