@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import longform
 from course_utils.audio import SAMPLE_RATE
 from course_utils.longform import (
     LongformResult,
+    engine,
+    fast_decoding,
+    merge,
     merge_overlapping,
     transcribe_batch,
     transcribe_chunked,
@@ -78,7 +80,7 @@ def test_merge_limits_reject_chance_matches() -> None:
 def test_merge_counts_add_up() -> None:
     """Per-window kept counts sum to the merged length (the records' tokens_kept)."""
     seqs = [words("a b c d e"), words("d e f g h"), words("g h i")]
-    merged, kept = longform._merge_with_counts(seqs)
+    merged, kept = merge.merge_with_counts(seqs)
     assert merged == words("a b c d e f g h i")
     assert sum(kept) == len(merged) and len(kept) == 3
 
@@ -128,13 +130,10 @@ def test_vad_windows_merge_segments_up_to_the_limit() -> None:
 
 @pytest.fixture(scope="module")
 def model():  # noqa: ANN201
-    """tiny.en, loaded once (offline package or cache)."""
+    """tiny.en, loaded once (offline package or cache); a loading error is a failure, never a skip."""
     from course_utils import load_model
 
-    try:
-        return load_model("tiny.en", device="cpu")
-    except Exception as error:  # noqa: BLE001
-        pytest.skip(f"tiny.en not loadable here: {error}")
+    return load_model("tiny.en", device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -228,14 +227,15 @@ def test_fast_decoding_gives_whispers_tokens(model, speech_40s) -> None:  # noqa
     """The layout speed-ups change no sampled token, and leave the model as it was after the block."""
     import whisper
 
-    mel = longform._mel(model, speech_40s.audio)
+    mel = engine.log_mel(model, speech_40s.audio)
     spans = [(0, 30 * SAMPLE_RATE), (25 * SAMPLE_RATE, len(speech_40s.audio))]
-    mels = torch.stack([longform._window_mel(mel, a, b) for a, b in spans])
+    mels = torch.stack([engine.window_mel(mel, a, b) for a, b in spans])
     options = whisper.DecodingOptions(language="en", without_timestamps=True, fp16=False, temperature=0.0)
     with torch.inference_mode():
         features = model.encoder(mels)
         stock = whisper.decode(model, features, options)
-        with longform._fast_decoding(model):
+        with fast_decoding.fast_decoding(model) as on:
+            assert on
             assert "forward" in vars(model.decoder)
             fast = whisper.decode(model, features, options)
     assert [r.tokens for r in fast] == [r.tokens for r in stock]
@@ -262,8 +262,8 @@ def test_transcribe_batch_keeps_input_order(model) -> None:  # noqa: ANN001
 @pytest.mark.corpus
 def test_overlapping_matches_sequential_wer_on_two_minutes(model) -> None:  # noqa: ANN001
     """Acceptance: on ≥ 2 minutes of speech the merged transcript's WER is ≤ openai-whisper's + 1 point."""
-    from course_utils.mixes import english_long_form, long_form
     from course_utils.decoding import transcribe_options
+    from course_utils.mixes import english_long_form, long_form
     from course_utils.scoring import wer
 
     speech = long_form(english_long_form().clip_ids, max_duration_s=150)
@@ -271,3 +271,55 @@ def test_overlapping_matches_sequential_wer_on_two_minutes(model) -> None:  # no
     sequential = model.transcribe(speech.audio, **transcribe_options(model))["text"]
     overlapping = transcribe_overlapping(model, speech.audio, batch_size=8, verbose=False)
     assert wer(speech.reference, overlapping.text) <= wer(speech.reference, sequential) + 0.01
+
+
+# --- the decoder speed-ups: pinned, verified at first use, one warning when they fall back ------------------
+
+
+def _fresh_fast_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget earlier verifications and warnings, so each test sees the first use."""
+    monkeypatch.setattr(fast_decoding, "_VERIFIED", fast_decoding.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(fast_decoding, "_WARNED", set())
+
+
+def test_fast_decoding_on_for_the_checked_version(model, monkeypatch) -> None:  # noqa: ANN001
+    """The installed, checked Whisper passes the first-use check: the patch is on, no warning."""
+    import warnings
+
+    _fresh_fast_decoding(monkeypatch)
+    assert fast_decoding.whisper_version() in fast_decoding.CHECKED_WHISPER_VERSIONS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fast_decoding.FastDecodingFallback)
+        with fast_decoding.fast_decoding(model) as on:
+            assert on and "forward" in vars(model.decoder)
+    assert "forward" not in vars(model.decoder)
+    assert fast_decoding._VERIFIED[model] is True
+
+
+def test_fast_decoding_falls_back_on_unchecked_version(model, monkeypatch) -> None:  # noqa: ANN001
+    """Another Whisper version: Whisper's own decoder, and exactly one warning line however often it is used."""
+    _fresh_fast_decoding(monkeypatch)
+    monkeypatch.setattr(fast_decoding, "whisper_version", lambda: "20990101")
+    with pytest.warns(fast_decoding.FastDecodingFallback, match="20990101") as caught:
+        for _ in range(3):
+            with fast_decoding.fast_decoding(model) as on:
+                assert not on and "forward" not in vars(model.decoder)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+
+
+def test_fast_decoding_falls_back_when_tokens_differ(model, monkeypatch) -> None:  # noqa: ANN001
+    """A patched forward that changes the logits fails the first-use check: fallback, warning, same text."""
+    _fresh_fast_decoding(monkeypatch)
+    right = fast_decoding._decoder_forward
+
+    def wrong(self, x, xa, kv_cache=None):  # noqa: ANN001, ANN202
+        logits = right(self, x, xa, kv_cache)
+        return logits.roll(1, dims=-1)  # every token id shifted by one
+
+    monkeypatch.setattr(fast_decoding, "_decoder_forward", wrong)
+    audio = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    with pytest.warns(fast_decoding.FastDecodingFallback, match="other tokens"):
+        with fast_decoding.fast_decoding(model) as on:
+            assert not on
+    assert fast_decoding._VERIFIED[model] is False
+    transcribe_batch(model, [audio], verbose=False)  # decoding still works, on Whisper's own code

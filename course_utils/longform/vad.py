@@ -1,0 +1,61 @@
+"""Speech timestamps from Silero VAD, loaded once per process.
+
+The batched ONNX "sequence" model when onnxruntime is installed (same timestamps, several times faster),
+else the TorchScript one. Importing ``silero_vad`` sets torch to one thread; every call here restores the
+caller's thread count.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..audio import SAMPLE_RATE
+from .windows import MAX_CHUNK_S
+
+
+@contextmanager
+def _keep_threads() -> Iterator[None]:
+    """Restore torch's thread count after the block (silero_vad changes it on import and on load)."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@functools.lru_cache(maxsize=1)
+def load_vad() -> tuple[Any, Callable[..., Any]]:
+    """(model, get_speech_timestamps function) of Silero VAD; the cache makes it once per process."""
+    with _keep_threads():
+        import silero_vad  # heavy optional dependency (onnxruntime/TorchScript model): only when VAD is used
+
+        try:
+            with warnings.catch_warnings():  # silero_vad's own importlib.resources DeprecationWarning
+                warnings.simplefilter("ignore", DeprecationWarning)
+                model = silero_vad.load_silero_vad(sequence=True)
+            return model, silero_vad.get_speech_timestamps_sequence
+        except (ImportError, AttributeError, TypeError):
+            return silero_vad.load_silero_vad(), silero_vad.get_speech_timestamps
+
+
+def speech_timestamps(audio: np.ndarray, max_speech_s: float = MAX_CHUNK_S) -> list[tuple[int, int]]:
+    """Silero VAD speech segments as (start, end) samples; segments longer than `max_speech_s` are split."""
+    model, fn = load_vad()
+    with _keep_threads():
+        stamps = fn(
+            audio if fn.__name__.endswith("sequence") else torch.from_numpy(audio),
+            model,
+            sampling_rate=SAMPLE_RATE,
+            threshold=0.5,
+            min_silence_duration_ms=100,
+            speech_pad_ms=200,
+            max_speech_duration_s=max_speech_s,
+        )
+    return [(int(s["start"]), int(s["end"])) for s in stamps]
