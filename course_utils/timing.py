@@ -10,9 +10,13 @@ teach the wrong lesson.
 from __future__ import annotations
 
 import math
+import os
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from time import perf_counter
 from typing import Any
 
@@ -30,7 +34,7 @@ from .settings import show_progress
 
 __all__ = [
     "Timing", "timed_call", "measure_rtf", "TranscriptionResult", "transcribe_and_measure", "SweepPoint",
-    "rtf_sweep", "sweep_table",
+    "rtf_sweep", "sweep_table", "busy_cpu_seconds", "cpu_contention", "CpuUse", "watch_cpu",
 ]
 
 
@@ -312,3 +316,68 @@ def sweep_table(points: Iterable[SweepPoint]) -> pd.DataFrame:
     columns = list(SweepPoint.__dataclass_fields__)
     table = pd.DataFrame([point.to_dict() for point in points], columns=columns)
     return table.round({"audio_s": 2, "compute_s": 3, "rtf": 4})
+
+
+# --- is the machine busy? -----------------------------------------------------------------------------------
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds all programs have used since boot, all cores together (Linux /proc/stat); None elsewhere."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+@dataclass
+class CpuUse:
+    """Wall seconds of a block, this process's CPU seconds, and the cores other programs used meanwhile.
+
+    This process's own CPU/wall cannot tell whether the machine was shared (OpenMP threads spin while they
+    wait), so other programs' use is measured: all busy CPU time minus this process's, per wall second.
+    """
+
+    wall_s: float = 0.0
+    own_cpu_s: float = 0.0
+    other_cores: float = math.nan  # nan where the OS does not tell
+
+    @property
+    def cpu_per_wall(self) -> float:
+        """This process's CPU seconds per wall second (about its busy threads)."""
+        return self.own_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def __repr__(self) -> str:
+        others = "unknown" if math.isnan(self.other_cores) else f"{self.other_cores:.2f} cores"
+        return f"CpuUse({show.seconds(self.wall_s)}, own CPU {self.cpu_per_wall:.1f}/s, other programs {others})"
+
+
+@contextmanager
+def watch_cpu() -> Iterator[CpuUse]:
+    """Measure the block: ``with watch_cpu() as use: ...`` fills ``use`` (wall, own CPU, others' cores) at exit."""
+    use = CpuUse()
+    busy_start, cpu_start, start = busy_cpu_seconds(), time.process_time(), time.monotonic()
+    try:
+        yield use
+    finally:
+        use.wall_s = time.monotonic() - start
+        use.own_cpu_s = time.process_time() - cpu_start
+        busy_end = busy_cpu_seconds()
+        if busy_start is not None and busy_end is not None and use.wall_s > 0:
+            use.other_cores = max(0.0, busy_end - busy_start - use.own_cpu_s) / use.wall_s
+
+
+def cpu_contention(window_s: float = 2.0) -> float:
+    """Share of the machine's CPU (0 to 1) that other programs used over the next `window_s` seconds.
+
+    This process sleeps meanwhile, so every busy core belongs to someone else. Above about 0.1 timings are
+    not to be trusted (and threads stop helping). 0.0 where the OS does not tell (not Linux).
+    """
+    if not window_s > 0:
+        raise ValueError(f"window_s must be a positive number of seconds, got {window_s!r}")
+    with watch_cpu() as use:
+        time.sleep(window_s)
+    if math.isnan(use.other_cores):
+        return 0.0
+    return min(1.0, use.other_cores / (os.cpu_count() or 1))
+

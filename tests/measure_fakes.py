@@ -1,4 +1,4 @@
-"""Fakes shared by the measuring tests (test_timing, test_evaluation): a Whisper stand-in, clips, a clock."""
+"""Fakes and fixtures shared by the measuring tests (test_timing, test_evaluation; loaded as a pytest plugin)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from course_utils.audio import SAMPLE_RATE
+from course_utils.tts import synth_speech
 
 SR = SAMPLE_RATE
 
@@ -70,3 +71,15 @@ def seconds(s: float) -> np.ndarray:
     """A non-silent float32 array of `s` seconds at 16 kHz."""
     return np.full(round(s * SR), 0.1, dtype=np.float32)
 
+
+
+def load_tiny_en() -> Any:
+    """tiny.en (offline packages work without network); the tests load it once per module as a fixture."""
+    import course_utils
+
+    return course_utils.load_model("tiny.en")
+
+
+def spoken_sentences() -> list[np.ndarray]:
+    """The SENTENCES spoken by espeak-ng (2-4 s each)."""
+    return [synth_speech(sentence) for sentence in SENTENCES]

@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from measure_fakes import SENTENCES, SR, FakeClip, FakeModel, fake_clock, seconds
+from measure_fakes import SENTENCES, SR, FakeClip, FakeModel, fake_clock, load_tiny_en, seconds, spoken_sentences
 
 from course_utils import corpus, evaluation
 from course_utils.scoring import corpus_wer
-from course_utils.tts import synth_speech
 
 
 def test_evaluate_builds_rows_and_sums_corpus_rates() -> None:
@@ -106,19 +105,9 @@ def test_measure_throughput_rejects_bad_inputs(kwargs: dict[str, Any], message: 
 
 # --- real runs with tiny.en ---------------------------------------------------------------------------------
 
+tiny_en = pytest.fixture(scope="module", name="tiny_en")(load_tiny_en)
+speech = pytest.fixture(scope="module", name="speech")(spoken_sentences)
 
-@pytest.fixture(scope="module")
-def tiny_en() -> Any:
-    """tiny.en loaded once for the module (offline packages work without network)."""
-    import course_utils
-
-    return course_utils.load_model("tiny.en")
-
-
-@pytest.fixture(scope="module")
-def speech() -> list[np.ndarray]:
-    """Short espeak-ng sentences with known text (2-4 s each)."""
-    return [synth_speech(sentence) for sentence in SENTENCES]
 
 
 @pytest.mark.slow

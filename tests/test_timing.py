@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from measure_fakes import SENTENCES, SR, FakeModel, fake_clock, seconds
+from measure_fakes import SENTENCES, SR, FakeModel, fake_clock, load_tiny_en, seconds, spoken_sentences
 
 from course_utils import timing
 from course_utils.decoding import transcribe_options
 from course_utils.scoring import wer
-from course_utils.tts import synth_speech
 
 # --- timing -------------------------------------------------------------------------------------------------
 
@@ -193,19 +192,9 @@ def test_timed_call_returns_the_output_of_the_last_timed_run() -> None:
 
 # --- real runs with tiny.en ---------------------------------------------------------------------------------
 
+tiny_en = pytest.fixture(scope="module", name="tiny_en")(load_tiny_en)
+speech = pytest.fixture(scope="module", name="speech")(spoken_sentences)
 
-@pytest.fixture(scope="module")
-def tiny_en() -> Any:
-    """tiny.en loaded once for the module (offline packages work without network)."""
-    import course_utils
-
-    return course_utils.load_model("tiny.en")
-
-
-@pytest.fixture(scope="module")
-def speech() -> list[np.ndarray]:
-    """Short espeak-ng sentences with known text (2-4 s each)."""
-    return [synth_speech(sentence) for sentence in SENTENCES]
 
 
 def test_transcribe_and_measure_tiny_en_without_fp16_warning(tiny_en: Any, speech: list[np.ndarray]) -> None:
@@ -234,3 +223,31 @@ def test_rtf_sweep_on_two_short_durations(tiny_en: Any, speech: list[np.ndarray]
     ]
     assert all(p.compute_s > 0 and p.rtf == pytest.approx(p.compute_s / p.audio_s) for p in points)
     assert "window" in points[2].text.lower()
+
+
+# --- contention ---------------------------------------------------------------------------------------------
+
+
+def test_watch_cpu_counts_other_programs_busy_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Others' cores = all busy CPU seconds minus this process's, per wall second; unknown stays nan."""
+    busy = iter([100.0, 100.0 + 5.0])
+    monkeypatch.setattr(timing, "busy_cpu_seconds", lambda: next(busy))
+    with timing.watch_cpu() as use:
+        pass
+    assert use.wall_s >= 0 and use.other_cores > 0
+    monkeypatch.setattr(timing, "busy_cpu_seconds", lambda: None)
+    with timing.watch_cpu() as use:
+        pass
+    assert math.isnan(use.other_cores) and "unknown" in repr(use)
+
+
+def test_cpu_contention_is_a_share_of_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two busy cores of four while we sleep is 0.5; the window must be positive."""
+    busy = iter([0.0, 2.0 * 0.05])
+    monkeypatch.setattr(timing, "busy_cpu_seconds", lambda: next(busy))
+    monkeypatch.setattr(timing.os, "cpu_count", lambda: 4)
+    assert 0.2 < timing.cpu_contention(0.05) <= 0.5  # 0.5 when the sleep lasts exactly 50 ms
+    with pytest.raises(ValueError, match="window_s"):
+        timing.cpu_contention(0)
+    monkeypatch.setattr(timing, "busy_cpu_seconds", lambda: None)
+    assert timing.cpu_contention(0.01) == 0.0

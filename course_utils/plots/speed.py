@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -132,20 +132,25 @@ def plot_method_comparison(rows: Any, baseline: str | None = None, title: str = 
 
     fig, (ax_time, ax_wer) = plt.subplots(1, 2, figsize=(12, 1.6 + 0.55 * len(methods)), sharey=True,
                                           layout="constrained")
-    bars = ax_time.barh(ys, seconds, color=colors, height=0.65)
-    labels = [f"{s:.1f} s" + ("  (baseline)" if i == base else f"  ({_speed_label(s, seconds[base])})")
-              for i, s in enumerate(seconds)]
-    bar_labels(ax_time, bars, labels)
-    pad_value_axis(ax_time, seconds, "h", room=1.6)
-    ax_time.set_yticks(ys, methods)
-    ax_time.invert_yaxis()
-    ax_time.grid(False, axis="y")
-    ax_time.set(xlabel="processing time (s)", title="Time (lower is faster)")
+    _time_bars(ax_time, ys, methods, seconds, colors, base, lambda s: f"{s:.1f} s", "processing time (s)")
 
     _wer_bars(ax_wer, ys, wers, colors, "h")
     ax_wer.set(title="Word error rate (lower is better)")
     fig.suptitle(title or "Long-form methods on the same audio")
     return fig
+
+
+def _time_bars(ax: Axes, ys: Sequence[float], names: Sequence[str], values: Sequence[float], colors: Sequence[str],
+               base: int, fmt: Callable[[float], str], xlabel: str) -> None:
+    """Horizontal time bars, first row on top, each labelled with its value and its speed against the baseline."""
+    bars = ax.barh(ys, values, color=colors, height=0.65)
+    bar_labels(ax, bars, [f"{fmt(v)}  " + ("(baseline)" if i == base else f"({_speed_label(v, values[base])})")
+                          for i, v in enumerate(values)])
+    pad_value_axis(ax, values, "h", room=1.6)
+    ax.set_yticks(ys, names)
+    ax.invert_yaxis()
+    ax.grid(False, axis="y")
+    ax.set(xlabel=xlabel, title="Time (lower is faster)")
 
 
 def _baseline_index(names: Sequence[str], baseline: str | None, what: str) -> int:
@@ -278,16 +283,9 @@ def plot_precision_comparison(rows: Any, baseline: str | None = None, title: str
     fig, axes = plt.subplots(1, 2 if show_wer else 1, figsize=(12 if show_wer else 8, 1.6 + 0.6 * len(labels)),
                              sharey=True, layout="constrained", squeeze=False)
     ax_time = axes[0, 0]
-    bars = ax_time.barh(ys, values, color=colors, height=0.65)
     unit = " s" if has_seconds else ""
-    texts = [f"{v:.2f}{unit}  " + ("(baseline)" if i == base else f"({_speed_label(v, values[base])})")
-             for i, v in enumerate(values)]
-    bar_labels(ax_time, bars, texts)
-    pad_value_axis(ax_time, values, "h", room=1.6)
-    ax_time.set_yticks(ys, labels)
-    ax_time.invert_yaxis()
-    ax_time.grid(False, axis="y")
-    ax_time.set(xlabel="processing time (s)" if has_seconds else "RTF", title="Time (lower is faster)")
+    _time_bars(ax_time, ys, labels, values, colors, base, lambda v: f"{v:.2f}{unit}",
+               "processing time (s)" if has_seconds else "RTF")
     if show_wer:
         _wer_bars(axes[0, 1], ys, wers, colors, "h")
         axes[0, 1].set(title="Word error rate (lower is better)")

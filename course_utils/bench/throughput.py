@@ -1,0 +1,122 @@
+"""The throughput benchmark: many short files, one ``model.transcribe`` each against batched decoding.
+
+Every mode goes through ``evaluation.measure_throughput`` (its warm-up, its clock); the modes take turns over
+the repeats, and each run records other programs' CPU use like the long-form benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE
+from ..corpus import list_clips
+from ..decoding import default_device
+from ..evaluation import measure_throughput
+from ..models import load_model
+from ..scoring import corpus_wer
+from . import report
+from .runs import Clock, Run, median_run, timed
+
+__all__ = ["throughput_clips", "run_throughput", "throughput_rows", "throughput_table", "cmd_throughput"]
+
+TARGET_RATIO = 2.0  # the issue's target: batched throughput at least twice sequential
+
+
+def throughput_clips(n_files: int, min_s: float = 5.0, max_s: float = 30.0) -> list[Any]:
+    """`n_files` English corpus clips of `min_s`–`max_s` seconds that have transcripts, in id order."""
+    clips = [c for c in list_clips(language="en", with_transcript=True) if min_s <= c.duration_s <= max_s]
+    if len(clips) < n_files:
+        raise ValueError(
+            f"the corpus has only {len(clips)} English clips of {min_s:g}–{max_s:g} s with "
+            f"transcripts; ask for --files {len(clips)} or fewer"
+        )
+    return clips[:n_files]
+
+
+def run_throughput(model: Any, audios: Sequence[np.ndarray], modes: Sequence[tuple[str, int]], clock: Clock,
+                   language: str | None) -> list[list[Run]]:
+    """Each (mode, batch size) timed `clock.repeats` times through ``measure_throughput``, modes taking turns."""
+    runs: list[list[Run]] = [[] for _ in modes]
+    for round_ in range(clock.repeats):
+        for (mode, size), done in zip(modes, runs, strict=True):
+            done += timed(lambda mode=mode, size=size: measure_throughput(
+                model, audios, mode=mode, batch_size=size, verbose=False, language=language), clock.once())
+            print(f"  [{round_ + 1}/{clock.repeats}] {mode:<10} batch {size:<3} {done[-1].output.compute_s:7.2f} s  "
+                  f"others {done[-1].other_cores:.2f} cores", file=sys.stderr, flush=True)
+    return runs
+
+
+def throughput_rows(runs: Sequence[Sequence[Run]], references: Sequence[str], clock: Clock) -> list[dict[str, Any]]:
+    """One row per mode from its median run: the Throughput's fields, corpus WER and other programs' CPU use."""
+    rows = []
+    for done in runs:
+        median = median_run(done, lambda run: run.output.compute_s)
+        result = median.output
+        row = result.to_dict()
+        row.pop("texts")
+        row["wer"] = corpus_wer(list(zip(references, result.texts, strict=True)))
+        row["cpu_per_wall"] = median.use.cpu_per_wall  # of the whole call, warm-up included
+        row["other_cores"] = median.other_cores
+        row["contended"] = median.other_cores > clock.max_other_cores
+        row["runs_s"] = [run.output.compute_s for run in done]
+        rows.append(row)
+    return rows
+
+
+def _cells(rows: Sequence[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Table cells: mode, batch, seconds, audio min per compute min, files/s, WER %, others' cores."""
+    return [(r["mode"], str(r["batch_size"]), f"{r['compute_s']:.2f}", f"{r['audio_minutes_per_compute_minute']:.1f}",
+             f"{r['files_per_second']:.2f}", f"{100 * r['wer']:.2f}", f"{r['other_cores']:.2f}") for r in rows]
+
+
+def throughput_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Plain-text table of the modes."""
+    header = ("mode", "batch", "total s", "audio min / compute min", "files/s", "WER %", "others")
+    return report.text_table(header, _cells(rows))
+
+
+def _markdown(title: str, command: str, info: dict[str, Any], rows: Sequence[dict[str, Any]], ratio: float,
+              met: bool) -> str:
+    """The Markdown section: title, command, machine, table and the ratio against the target."""
+    header = ("mode", "batch", "total s", "audio min / compute min", "files/s", "WER %", "other programs' cores")
+    return "\n".join([f"### {title}", "", f"`{command}`", "", f"Machine: {report.machine_line(info)}", "",
+                      report.markdown_rows(header, _cells(rows)), "",
+                      f"Batched / sequential: **{ratio:.2f}×** ({'met' if met else 'missed'}: "
+                      f"≥ {TARGET_RATIO:g}×)", ""])
+
+
+def cmd_throughput(args: argparse.Namespace, clock: Clock) -> dict[str, Any]:
+    """`bench throughput`: many short files, one model.transcribe each vs batched decoding."""
+    device = args.device or default_device()
+    model = load_model(args.model, device=device)
+    clips = throughput_clips(args.files)
+    audios = [clip.audio() for clip in clips]
+    info = report.machine_info(device)
+    print(f"throughput benchmark: {args.model} on {len(clips)} files, {sum(map(len, audios)) / SAMPLE_RATE:.1f} s"
+          f"\nmachine: {report.machine_line(info)}", file=sys.stderr, flush=True)
+    modes = [("sequential", 1)] + [("batched", b) for b in [b for b in args.batch_sizes if b > 1] or [2]]
+    language = None if model.is_multilingual else "en"
+    runs = run_throughput(model, audios, modes, clock, language)
+    rows = throughput_rows(runs, [clip.transcript for clip in clips], clock)
+    info["load_avg_1min_at_end"] = report.load_average()
+    best = max(rows[1:], key=lambda r: r["audio_minutes_per_compute_minute"])
+    ratio = best["audio_minutes_per_compute_minute"] / rows[0]["audio_minutes_per_compute_minute"]
+    target = {"target": f"batched throughput ≥ {TARGET_RATIO:g}× sequential", "measured": f"{ratio:.2f}×",
+              "met": ratio >= TARGET_RATIO}
+    title = f"throughput, {args.model}, {len(clips)} English files of 5–30 s, {info['cpu cores']} cores, {device}"
+    print(f"\n{title}\n{report.machine_line(info)}\n\n{throughput_table(rows)}\n\nbatched / sequential: "
+          f"{ratio:.2f}×\n[{'met' if target['met'] else 'MISSED'}] {target['target']}: {target['measured']}")
+    result = {"benchmark": "throughput", "model": args.model, "command": args.command_line, "machine": info,
+              "files": [c.id for c in clips], "rows": rows, "ratio": ratio, "targets": [target]}
+    if args.json:
+        report.write_json(args.json, result)
+    if args.markdown:
+        report.write_text(args.markdown, _markdown(title, args.command_line, info, rows, ratio, target["met"]))
+    if args.plot:
+        report.plot_throughput_rows(rows, title, args.plot)
+    return result
