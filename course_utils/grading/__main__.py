@@ -1,4 +1,4 @@
-"""``python -m course_utils.grading SUBMISSIONS_DIR --out grades.csv [-j N] [--hidden DIR] [--timeout S]``."""
+"""``python -m course_utils.grading SUBMISSIONS_DIR --out grades.csv [-j N] [--scheduler tcp://HOST:8786]``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .batch import GradingConfig, default_jobs, grade_submissions, write_summary
-from .sandbox import Limits
+from .records import Limits
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,6 +31,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--feedback", type=Path, default=None, help="feedback folder (default: feedback/ by the CSV)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to stage the sandboxes (default: a temp dir)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the staged sandbox for debugging")
+    parser.add_argument("--scheduler", default=None,
+                        help="grade on this Dask cluster (tcp://HOST:8786; see docs/instructors.md); default: here")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished rows already in --out and grade only the other submissions")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     return parser.parse_args(argv)
 
@@ -43,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     config = GradingConfig(
         model=args.model, lid_model=args.lid_model, device=args.device or "cpu", quick=not args.full, jobs=jobs,
         limits=limits, hidden=args.hidden, feedback=args.feedback, workdir=args.workdir,
-        keep_workdir=args.keep_workdir, progress=not args.quiet,
+        keep_workdir=args.keep_workdir, progress=not args.quiet, scheduler=args.scheduler, resume=args.resume,
     )  # fmt: skip
     try:
         rows = grade_submissions(args.submissions, args.out, config)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(write_summary(rows))

@@ -1,11 +1,12 @@
 """Inside the locked-down child: run the notebook's code cells, call the exercise functions, report raw outputs.
 
-Runs after ``lockdown`` (see ``sandbox.child_main``). Cells run in an IPython shell (magics, ``display``,
+Runs after ``lockdown`` (see ``supervisor.child_main``). Cells run in an IPython shell (magics, ``display``,
 ``sys.exit()`` handled as in Jupyter), each under a soft timeout; errors are recorded and execution goes on,
 as nbgrader does. Then each exercise function is called on the staged hidden audio and its return value is
 sent to the parent as JSON, one message per line on `result_fd`. Nothing here scores: the parent does.
-Language labels for ``language_detection_accuracy`` arrive on `control_fd` only after every
-``detect_language`` answer has been sent, so predictions cannot peek at them.
+No true label, transcript or reference result ever reaches this process: ``language_detection_accuracy`` gets
+clips with decoy labels (the parent checks the report against those), and the Ex. 3 files arrive in the
+child's folder only when ``measure_throughput`` starts (the parent's reply on `control_fd` names them).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-MAX_MESSAGE_BYTES = 1 << 20  # the parent drops longer lines; stay below with a clear error instead
+MAX_MESSAGE_BYTES = 200_000  # the parent refuses lines over 256 KiB; stay below with a clear error instead
 
 
 class SoftTimeout(BaseException):
@@ -90,8 +91,8 @@ class Channel:
         self.out.write(line + "\n")
         self.out.flush()
 
-    def request(self, kind: str, timeout_s: float = 60) -> Any:
-        self.send(kind)
+    def request(self, kind: str, timeout_s: float = 60, **fields: Any) -> Any:
+        self.send(kind, **fields)
         with time_limit(timeout_s):
             return json.loads(self.control.readline() or "null")
 
@@ -136,15 +137,19 @@ def run_cells(shell: Any, cells: list[str], timeout_s: float, channel: Channel) 
 
 
 def call(channel: Channel, namespace: dict, exercise: str, function: str, item: int, args: tuple,
-         timeout_s: float) -> str:  # fmt: skip
-    """Call one exercise function and send its value or error; returns "" or the error type."""
+         timeout_s: float, inputs: Callable[[dict], tuple] | None = None) -> str:  # fmt: skip
+    """Call one exercise function and send its value or error; returns "" or the error type. With `inputs`, the
+    call_start is a request: the parent's reply (the Ex. 3 file paths) becomes the arguments."""
     fn = namespace.get(function)
     if not callable(fn):
         channel.send("call_end", exercise=exercise, function=function, item=item, error="NotDefined",
                      message=f"the notebook does not define a function {function}()")  # fmt: skip
         return "NotDefined"
-    channel.send("call_start", exercise=exercise, function=function, item=item)
+    if inputs is None:
+        channel.send("call_start", exercise=exercise, function=function, item=item)
     try:
+        if inputs is not None:
+            args = inputs(channel.request("call_start", exercise=exercise, function=function, item=item) or {})
         with time_limit(timeout_s):
             value = fn(*args)
         value = plain(value)
@@ -169,20 +174,22 @@ def run_exercises(task: dict, namespace: dict, models: dict, channel: Channel, l
                          message=f"not called after the first call failed ({failed})")  # fmt: skip
             continue
         failed = call(channel, namespace, "ex1", "detect_language", item, (lid_model, load(inputs / name)), timeout)
-    labels = channel.request("need_labels")
     from course_utils.corpus import Clip
 
-    clips = [
+    clips = [  # decoy labels, drawn independently of the truth: the report is checked against these
         Clip(id=f"clip_{i:03d}", path=inputs / name, language=label, duration_s=len(load(inputs / name)) / 16000,
              transcript="", source="hidden", license="", sample_rate=16000)  # fmt: skip
-        for i, (name, label) in enumerate(zip(task["lid"], labels or [], strict=False))
+        for i, (name, label) in enumerate(zip(task["lid"], task["labels"], strict=False))
     ]
     call(channel, namespace, "ex1", "language_detection_accuracy", 0, (lid_model, clips), timeout)
     call(channel, namespace, "ex2", "overlapping_transcription", 0,
          (model, str(inputs / task["longform"]), task["chunk_s"], task["overlap_s"]), timeout)  # fmt: skip
-    paths = [str(inputs / name) for name in task["throughput"]]
-    if not call(channel, namespace, "ex3", "measure_throughput", 0, (model, paths, 1), timeout):
-        call(channel, namespace, "ex3", "measure_throughput", 1, (model, paths, task["batch_size"]), timeout)
+    for item, batch_size in enumerate((1, task["batch_size"])):
+        def files(reply: dict, batch_size: int = batch_size) -> tuple:
+            return model, [str(path) for path in reply.get("paths", [])], batch_size
+
+        if call(channel, namespace, "ex3", "measure_throughput", item, (), timeout, inputs=files):
+            break
 
 
 def main(task: dict, result_fd: int, control_fd: int, isolation: list[str]) -> int:

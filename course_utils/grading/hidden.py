@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ HELD_OUT_LID = (
     "fleurs-pt-005", "fleurs-pt-006", "fleurs-en-006", "cmu-arctic-a0024",
 )  # fmt: skip
 HELD_OUT_LONGFORM = ("osr-us-000-0034-8k", "cmu-arctic-a0024", "fleurs-en-006")  # 51 s of clean read English
-HELD_OUT_THROUGHPUT = ("fleurs-en-004", "fleurs-en-005", "fleurs-en-006", "fleurs-en-007")
+HELD_OUT_THROUGHPUT = ("fleurs-en-004", "fleurs-en-005", "fleurs-en-007")  # disjoint from the others (tested)
 HELD_OUT_IDS: tuple[str, ...] = tuple(sorted({*HELD_OUT_LID, *HELD_OUT_LONGFORM, *HELD_OUT_THROUGHPUT}))
 
 
@@ -75,8 +76,8 @@ class HiddenSet:
 
 
 def read_hidden_set(folder: str | Path) -> HiddenSet:
-    """Read a hidden folder (corpus format); without ``grading.json`` every clip is used for language ID,
-    the English clips with transcripts form the Ex. 2 recording and the first four of those Ex. 3."""
+    """Read a hidden folder (corpus format); without ``grading.json`` the first half of the English clips with
+    transcripts form the Ex. 2 recording, up to four of the rest feed Ex. 3 and all others language ID."""
     folder = Path(folder).resolve()
     if not (folder / MANIFEST).is_file():
         raise FileNotFoundError(
@@ -95,14 +96,22 @@ def read_hidden_set(folder: str | Path) -> HiddenSet:
             ) from None
     else:
         english = [c.id for c in clips.values() if c.language == "en" and c.has_transcript]
-        selection = Selection(list(clips), english, english[:4])
+        if len(english) < 2:
+            raise ValueError(f"hidden set {folder} without {SELECTION_FILE} needs two English clips with transcripts")
+        split = max(1, len(english) // 2)
+        selection = Selection([c for c in clips if c not in english[split:]], english[:split], english[split:][:4])
     missing = sorted({*selection.lid, *selection.longform, *selection.throughput} - set(clips))
     if missing:
         raise ValueError(f"{selection_file} names clips that {folder / MANIFEST} lacks: {', '.join(missing)}")
-    untranscribed = [i for i in selection.longform if not clips[i].has_transcript]
+    untranscribed = [i for i in [*selection.longform, *selection.throughput] if not clips[i].has_transcript]
+    seen_before = {_sha256(clips[i].path) for i in [*selection.lid, *selection.longform]}
+    if any(i in {*selection.lid, *selection.longform} or _sha256(clips[i].path) in seen_before
+           for i in selection.throughput):  # fmt: skip
+        raise ValueError(f"{selection_file}: the Ex. 3 clips must differ from the Ex. 1 and Ex. 2 clips (a notebook "
+                         "could transcribe them early and report an instant measure_throughput)")
     if not selection.lid or not selection.longform or not selection.throughput or untranscribed:
         raise ValueError(
-            f"hidden set {folder} needs clips for all three exercises and transcripts for the Ex. 2 clips "
+            f"hidden set {folder} needs clips for all three exercises and transcripts for the Ex. 2 and 3 clips "
             f"(without transcript: {', '.join(untranscribed) or 'none'})"
         )
     if not 0 <= selection.overlap_s < selection.chunk_s:
@@ -134,20 +143,24 @@ def export_clips(ids: list[str] | tuple[str, ...], dest: Path, selection: Select
     return dest
 
 
-def export_public_corpus(dest: Path, hidden: HiddenSet) -> Path | None:
-    """The corpus minus the held-out slice and every hidden clip (by id and by audio bytes): what a
-    submission's notebook may read."""
+def hidden_hashes(hidden: HiddenSet) -> list[str]:
+    """SHA-256 of every hidden clip's file: what a public corpus must not contain (hashes reveal nothing)."""
+    return sorted({_sha256(clip.path) for clip in hidden.clips.values()})
+
+
+def export_public_corpus(dest: Path, exclude_ids: list[str], exclude_hashes: list[str]) -> Path | None:
+    """The default corpus minus the held-out slice and every hidden clip (by id and by audio bytes): what a
+    submission's notebook may read. Runs where the child runs (this machine or a Dask worker)."""
     try:
         source = corpus_dir()
     except FileNotFoundError:
         return None
-    secret = {_sha256(clip.path) for clip in hidden.clips.values()}
+    if not (source / MANIFEST).is_file():
+        return None
+    hidden, secret = {*exclude_ids, *HELD_OUT_IDS}, set(exclude_hashes)
     with open(source / MANIFEST, newline="", encoding="utf-8") as f:
-        public = [
-            row["id"] for row in csv.DictReader(f)
-            if row["id"] not in hidden.clips and row["id"] not in HELD_OUT_IDS
-            and _sha256(source / row["file"]) not in secret
-        ]  # fmt: skip
+        public = [row["id"] for row in csv.DictReader(f)
+                  if row["id"] not in hidden and _sha256(source / row["file"]) not in secret]  # fmt: skip
     return export_clips(public, dest)
 
 
@@ -156,46 +169,85 @@ def _sha256(path: Path) -> str:
 
 
 @dataclass
+class Answers:
+    """What the hidden clips say: kept by the parent, never sent to a child or a worker in any form."""
+
+    languages: list[str]  # true labels of the Ex. 1 clips
+    longform: str  # the Ex. 2 recording's transcript
+    throughput: list[str]  # the Ex. 3 files' transcripts
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self)).encode()).hexdigest()
+
+
+def answers_of(hidden: HiddenSet) -> Answers:
+    return Answers([c.language for c in hidden.lid], hidden.longform_reference,
+                   [c.transcript.strip() for c in hidden.throughput])  # fmt: skip
+
+
+@dataclass
 class StagedInputs:
-    """Neutral copies of the hidden audio for the child, as 16 kHz PCM WAV; paths relative to `folder`."""
+    """Neutral copies of the hidden audio as 16 kHz PCM WAV, no ids, no transcripts, no labels.
+
+    `folder` holds the Ex. 1 and Ex. 2 audio that every child may read; `private` the Ex. 3 files, copied into
+    a child's own folder only when its ``measure_throughput`` is called (nothing can be done with them
+    earlier, so the trusted clock around the call sees all of the work).
+    """
 
     folder: Path
+    private: Path
     lid: list[str]
     longform: str
     throughput: list[str]
-    languages: list[str]  # true labels of `lid`, sent to the child only after its predictions are in
     chunk_s: float = 30.0
     overlap_s: float = 5.0
     batch_size: int = 4
 
     def path(self, name: str) -> Path:
-        return self.folder / name
+        return (self.private if name in self.throughput else self.folder) / name
 
     def fingerprint(self) -> str:
-        """Hash of every staged file's bytes: the key of cached reference results."""
+        """Hash of every staged file's bytes and the call parameters."""
         digest = hashlib.sha256()
         for name in [*self.lid, self.longform, *self.throughput]:
-            digest.update(name.encode() + (self.folder / name).read_bytes())
-        digest.update(json.dumps([self.languages, self.chunk_s, self.overlap_s, self.batch_size]).encode())
+            digest.update(name.encode() + self.path(name).read_bytes())
+        digest.update(json.dumps([self.chunk_s, self.overlap_s, self.batch_size]).encode())
         return digest.hexdigest()
 
+    def to_payload(self) -> dict:
+        """Files and parameters as plain data, to rebuild the same inputs on a Dask worker."""
+        files = {name: self.path(name).read_bytes() for name in [*self.lid, self.longform, *self.throughput]}
+        return {"files": files, "lid": self.lid, "longform": self.longform, "throughput": self.throughput,
+                "chunk_s": self.chunk_s, "overlap_s": self.overlap_s, "batch_size": self.batch_size}  # fmt: skip
 
-def stage_inputs(hidden: HiddenSet, dest: Path) -> StagedInputs:
-    """Write the audio the child gets (no ids, no transcripts, no labels) and return where it lies."""
+    @classmethod
+    def from_payload(cls, payload: dict, folder: Path, private: Path) -> StagedInputs:
+        staged = cls(folder, private, payload["lid"], payload["longform"], payload["throughput"],
+                     payload["chunk_s"], payload["overlap_s"], payload["batch_size"])  # fmt: skip
+        folder.mkdir(parents=True, exist_ok=True)
+        private.mkdir(parents=True, exist_ok=True)
+        os.chmod(private, 0o700)
+        for name, data in payload["files"].items():
+            staged.path(name).write_bytes(data)
+        return staged
+
+
+def stage_inputs(hidden: HiddenSet, dest: Path, private: Path) -> StagedInputs:
+    """Write the audio the child gets (`dest`: Ex. 1 and 2; `private`, 0700: Ex. 3) and return where it lies."""
     dest.mkdir(parents=True, exist_ok=True)
+    private.mkdir(parents=True, exist_ok=True)
+    os.chmod(private, 0o700)
 
-    def write(name: str, audio: np.ndarray) -> str:
-        sf.write(dest / name, audio, SAMPLE_RATE, subtype="PCM_16")
+    def write(folder: Path, name: str, audio: np.ndarray) -> str:
+        sf.write(folder / name, audio, SAMPLE_RATE, subtype="PCM_16")
         return name
 
-    lid = [write(f"lid_{i:03d}.wav", clip.audio()) for i, clip in enumerate(hidden.lid)]
-    throughput = [write(f"throughput_{i:03d}.wav", clip.audio()) for i, clip in enumerate(hidden.throughput)]
+    lid = [write(dest, f"lid_{i:03d}.wav", clip.audio()) for i, clip in enumerate(hidden.lid)]
+    throughput = [write(private, f"throughput_{i:03d}.wav", clip.audio()) for i, clip in enumerate(hidden.throughput)]
     recording = long_form(list(hidden.selection.longform), gap_s=0.5, corpus=Corpus(hidden.folder))
     selection = hidden.selection
-    return StagedInputs(
-        dest, lid, write("longform.wav", recording.audio), throughput, [clip.language for clip in hidden.lid],
-        selection.chunk_s, selection.overlap_s, selection.batch_size,
-    )
+    return StagedInputs(dest, private, lid, write(dest, "longform.wav", recording.audio), throughput,
+                        selection.chunk_s, selection.overlap_s, selection.batch_size)  # fmt: skip
 
 
 def staged_audio(staged: StagedInputs, name: str) -> np.ndarray:

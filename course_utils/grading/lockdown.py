@@ -243,11 +243,40 @@ def blocked_ancestors(paths: list[str]) -> dict[str, list[str]] | None:
     return {folder: sorted(children) for folder, children in closed.items()}
 
 
-def expose_in_private_namespace(closed: dict[str, list[str]]) -> str:
-    """Root only: in a private mount namespace, cover each closed folder with a tmpfs (mode 0755) that holds
-    bind mounts of just the given children, so a fresh uid reaches e.g. /root/.pyenv but nothing else there."""
+def enter_private_namespace() -> None:
+    """Root only: a mount namespace of our own; mounts made now are seen by this process tree only and vanish
+    with its last process."""
+    if _libc is None:
+        raise OSError(38, "mount namespaces need Linux")
     _check(_libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+
+
+def private_tmpfs(folders: list[str], keep: list[str], size_mb: int) -> str:
+    """In the private namespace: an empty tmpfs (mode 1777, `size_mb`) over each folder (/tmp, /dev/shm), with
+    the `keep` paths beneath them (the grader's staging folder under /tmp) bound back in place."""
+    keep = [os.path.realpath(path) for path in keep]
+    handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in keep if os.path.exists(path)}
+    try:
+        for folder in folders:
+            options = f"mode=1777,size={size_mb}m".encode()
+            _check(_libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options),
+                   f"tmpfs on {folder}")  # fmt: skip
+            for path, handle in handles.items():
+                if os.path.commonpath([path, folder]) != folder:
+                    continue
+                os.makedirs(path, exist_ok=True)
+                _check(_libc.mount(f"/proc/self/fd/{handle}".encode(), path.encode(), None, _MS_BIND | _MS_REC,
+                                   None), f"bind {path}")  # fmt: skip
+    finally:
+        for handle in handles.values():
+            os.close(handle)
+    return f"private {' and '.join(folders)} ({size_mb} MiB tmpfs each, gone when it ends)"
+
+
+def expose_in_private_namespace(closed: dict[str, list[str]]) -> str:
+    """Root only, inside ``enter_private_namespace``: cover each closed folder with a tmpfs (mode 0755) that holds
+    bind mounts of just the given children, so a fresh uid reaches e.g. /root/.pyenv but nothing else there."""
     for folder, children in closed.items():
         handles = {child: os.open(os.path.join(folder, child), os.O_PATH | os.O_CLOEXEC) for child in children}
         try:

@@ -12,8 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..scoring import wer
+from .hidden import Answers
+from .records import CallRecord, ChildOutputs
 from .reference import References
-from .sandbox import CallRecord, ChildOutputs
 
 EXERCISES = {
     "ex1": ("Language identification", ("detect_language", "language_detection_accuracy")),
@@ -21,6 +23,7 @@ EXERCISES = {
     "ex3": ("Throughput", ("measure_throughput",)),
 }
 THROUGHPUT_KEYS = ("audio_minutes", "compute_minutes", "audio_minutes_per_compute_minute")
+TRANSCRIPTS_KEY = "transcripts"
 
 
 @dataclass
@@ -139,7 +142,10 @@ def _same_confusion(answer: Any, expected: dict) -> bool:
 
 
 def score_ex1(outputs: ChildOutputs, references: References, labels: list[str]) -> ExerciseScore:
-    """Ex. 1: valid answers (2), accuracy vs the reference (5), the accuracy report's three parts (3)."""
+    """Ex. 1: valid answers (2), accuracy vs the reference (5), the accuracy report's three parts (3).
+
+    Accuracy is against the true `labels`; the report is checked against the decoy labels its clips carried
+    (``outputs.labels_given``) and the predictions, the submission's own or the reference's."""
     score = ExerciseScore("ex1", EXERCISES["ex1"][0])
     n = len(labels)
     detect = [outputs.call("detect_language", i) for i in range(n)]
@@ -157,15 +163,16 @@ def score_ex1(outputs: ChildOutputs, references: References, labels: list[str]) 
     score.checks.append(Check("accuracy on the hidden clips", points, 5,
                               f"accuracy {accuracy:.0%} ({correct}/{n}) vs the reference {target:.0%}"))  # fmt: skip
     report = report_call.value if _ok(report_call) else None
-    candidates = [_accuracy_tables(labels, predicted)] if valid == n else []
-    candidates.append(_accuracy_tables(labels, references.lid_predictions))
+    given = outputs.labels_given if len(outputs.labels_given) == n else labels
+    candidates = [_accuracy_tables(given, predicted)] if valid == n else []
+    candidates.append(_accuracy_tables(given, references.lid_predictions))
     parts = [("overall", "overall accuracy"), ("per_language", "per-language accuracy"),
              ("confusion", "confusion matrix")]  # fmt: skip
     for index, (key, words) in enumerate(parts):
         got = report.get(key) if isinstance(report, dict) else None
         good = any(_report_part_matches(key, got, expected[index]) for expected in candidates)
         detail = f"'{key}' matches the labels and predictions" if good else (
-            f"'{key}' is missing or does not match the labels and predictions" if isinstance(report, dict)
+            f"'{key}' is missing or does not match the clips' labels and the predictions" if isinstance(report, dict)
             else "language_detection_accuracy did not return a dict")  # fmt: skip
         score.checks.append(Check(f"{words} in the report", 1.0 if good else 0.0, 1, detail))
     return score
@@ -182,8 +189,6 @@ def _report_part_matches(key: str, got: Any, expected: Any) -> bool:
 
 def score_ex2(outputs: ChildOutputs, references: References, reference_text: str) -> ExerciseScore:
     """Ex. 2: returns text (1), WER as good as the reference merge (9), as naive chunking (5), plausible (2)."""
-    from ..scoring import wer
-
     score = ExerciseScore("ex2", EXERCISES["ex2"][0])
     call = outputs.call("overlapping_transcription")
     score.outcome, score.problem = _outcome([call])
@@ -210,67 +215,93 @@ def score_ex2(outputs: ChildOutputs, references: References, reference_text: str
     return score
 
 
-def _throughput_numbers(value: Any) -> dict[str, float] | None:
+def _throughput_answer(value: Any, files: int) -> tuple[dict[str, float], list[str]] | None:
+    """(the three numbers, one transcript per file) from a measure_throughput return value, else None."""
     if not isinstance(value, dict):
         return None
     numbers = {key: _number(value.get(key)) for key in THROUGHPUT_KEYS}
-    return numbers if all(v is not None for v in numbers.values()) else None
+    transcripts = value.get(TRANSCRIPTS_KEY)
+    if any(v is None for v in numbers.values()) or not isinstance(transcripts, list) or len(transcripts) != files \
+            or not all(isinstance(text, str) for text in transcripts):  # fmt: skip
+        return None
+    return numbers, transcripts  # type: ignore[return-value]
 
 
-def score_ex3(outputs: ChildOutputs, references: References) -> ExerciseScore:
-    """Ex. 3: keys (1), audio minutes exact (3), compute minutes = the call's duration (3), ratio (1), batch (2)."""
+def _transcripts_wer(truth: list[str], transcripts: list[str]) -> float:
+    return wer(" ".join(truth), " ".join(transcripts))
+
+
+def work_limit(references: References) -> float:
+    """Above this WER the transcripts were not produced by transcribing the files: Ex. 3 scores nothing."""
+    return max(2 * references.throughput_wer + 0.1, 0.35)
+
+
+def score_ex3(outputs: ChildOutputs, references: References, truth: list[str]) -> ExerciseScore:
+    """Ex. 3, graded on work: transcripts (3), audio minutes exact (2), compute minutes vs the parent's clock
+    around the call (2), ratio (1), answer format (1), the batched call (1). Transcripts that do not match the
+    audio void the whole exercise: without transcription there is no throughput to report."""
     score = ExerciseScore("ex3", EXERCISES["ex3"][0])
     first, batched = outputs.call("measure_throughput", 0), outputs.call("measure_throughput", 1)
     score.outcome, score.problem = _outcome([first, batched] if _ok(first) else [first])
-    numbers = _throughput_numbers(first.value) if _ok(first) else None
-    score.checks.append(Check("returns the three numbers", 1.0 if numbers else 0.0, 1,
-                              "returned audio_minutes, compute_minutes and audio_minutes_per_compute_minute"
-                              if numbers else "did not return a dict with the three keys as numbers"))  # fmt: skip
-    if numbers is None:
-        for name, most in (("audio minutes", 3), ("compute minutes", 3), ("ratio", 1), ("batch_size > 1", 2)):
-            score.checks.append(Check(name, 0.0, most, "no numbers to check"))
+    answer = _throughput_answer(first.value, len(truth)) if _ok(first) else None
+    checks = [("answer format", 1), ("transcripts", 3), ("audio minutes", 2), ("compute minutes", 2), ("ratio", 1),
+              ("batch_size > 1", 1)]  # fmt: skip
+    if answer is None:
+        detail = (f"did not return a dict with {', '.join(THROUGHPUT_KEYS)} as numbers and '{TRANSCRIPTS_KEY}': "
+                  f"a list of {len(truth)} strings, one per file")  # fmt: skip
+        score.checks = [Check(name, 0.0, most, detail if not i else "no answer to check")
+                        for i, (name, most) in enumerate(checks)]  # fmt: skip
         return score
+    (numbers, transcripts), limit = answer, work_limit(references)
+    error_rate = _transcripts_wer(truth, transcripts)
+    if error_rate > limit:
+        detail = (f"the transcripts do not match the audio (WER {error_rate:.0%}, more than {limit:.0%}): without "
+                  "transcribing the files there is no throughput to score")  # fmt: skip
+        score.checks = [Check(name, 0.0, most, detail) for name, most in checks]
+        return score
+    score.checks.append(Check("answer format", 1.0, 1, "returned the three numbers and one transcript per file"))
+    margin = max(0.02, 2 / max(references.throughput_words, 1))
+    good = error_rate <= references.throughput_wer + margin
+    score.checks.append(Check("transcripts", 3.0 if good else 1.5, 3,
+                              f"WER {error_rate:.1%} vs the reference's {references.throughput_wer:.1%}"))  # fmt: skip
     audio, compute, ratio = (numbers[k] for k in THROUGHPUT_KEYS)
-    truth = references.audio_minutes
-    good = abs(audio - truth) <= 0.005 * truth
-    hint = " (seconds instead of minutes?)" if abs(audio - 60 * truth) <= 0.005 * 60 * truth else ""
-    score.checks.append(Check("audio minutes", 3.0 if good else 0.0, 3,
-                              f"audio_minutes {audio:.4g} vs the files' {truth:.4g}{hint}"))  # fmt: skip
-    score.checks.append(_compute_check(compute, first.seconds, references))
+    expected = references.audio_minutes
+    right = abs(audio - expected) <= 0.005 * expected
+    hint = " (seconds instead of minutes?)" if abs(audio - 60 * expected) <= 0.005 * 60 * expected else ""
+    score.checks.append(Check("audio minutes", 2.0 if right else 0.0, 2,
+                              f"audio_minutes {audio:.4g} vs the files' {expected:.4g}{hint}"))  # fmt: skip
+    score.checks.append(_compute_check(compute, first.seconds))
     consistent = compute > 0 and abs(ratio - audio / compute) <= 0.02 * abs(audio / compute)
     score.checks.append(Check("ratio", 1.0 if consistent else 0.0, 1,
                               f"audio_minutes_per_compute_minute {ratio:.4g} "
                               f"{'=' if consistent else '≠'} audio_minutes / compute_minutes"))  # fmt: skip
-    second = _throughput_numbers(batched.value) if _ok(batched) else None
-    same = second is not None and abs(second["audio_minutes"] - truth) <= 0.005 * truth
-    score.checks.append(Check("batch_size > 1", 2.0 if same else 0.0, 2,
-                              "the batched call reports the same audio minutes" if same else
-                              "the call with batch_size > 1 failed or reported different audio minutes"))  # fmt: skip
+    second = _throughput_answer(batched.value, len(truth)) if _ok(batched) else None
+    same = second is not None and abs(second[0]["audio_minutes"] - expected) <= 0.005 * expected and \
+        _transcripts_wer(truth, second[1]) <= limit  # fmt: skip
+    score.checks.append(Check("batch_size > 1", 1.0 if same else 0.0, 1,
+                              "the batched call transcribed the files and reports the same audio minutes" if same
+                              else "the call with batch_size > 1 failed, or its transcripts or audio minutes "
+                              "differ"))  # fmt: skip
     return score
 
 
-def _compute_check(compute: float, call_s: float | None, references: References) -> Check:
-    """compute_minutes must match how long the call took by the parent's clock, and be long enough to be real."""
+def _compute_check(compute: float, call_s: float | None) -> Check:
+    """compute_minutes must agree with how long the call took by the trusted clock (both see the same load):
+    not longer than the call, and most of it (loading the audio may come before the student's clock starts)."""
     if call_s is None:
-        return Check("compute minutes", 0.0, 3, "the call was not timed")
-    measured = call_s / 60
-    floor = 0.25 * references.throughput_s
-    if call_s < floor:
-        return Check("compute minutes", 0.0, 3, f"the call took {call_s:.2f} s, too fast to have transcribed the "
-                     f"files (the reference needs {references.throughput_s:.1f} s)")  # fmt: skip
-    low, high = 0.4 * measured - 1 / 60, 1.1 * measured + 1 / 60
-    if low <= compute <= high:
-        return Check("compute minutes", 3.0, 3, f"compute_minutes {compute:.4g} vs the call's {measured:.4g}")
+        return Check("compute minutes", 0.0, 2, "the call was not timed")
+    measured, claimed = call_s / 60, compute * 60
+    if 0.5 * call_s - 2 <= claimed <= 1.05 * call_s + 1:
+        return Check("compute minutes", 2.0, 2, f"compute_minutes {compute:.4g} vs the call's {measured:.4g}")
     hint = " (seconds instead of minutes?)" if abs(compute - call_s) <= 0.2 * call_s + 1 else ""
-    return Check("compute minutes", 0.0, 3, f"compute_minutes {compute:.4g} but the call took {measured:.4g} "
+    return Check("compute minutes", 0.0, 2, f"compute_minutes {compute:.4g} but the call took {measured:.4g} "
                  f"minutes by the grader's clock{hint}")  # fmt: skip
 
 
-def score_all(outputs: ChildOutputs, references: References, labels: list[str], reference_text: str
-              ) -> list[ExerciseScore]:  # fmt: skip
+def score_all(outputs: ChildOutputs, references: References, answers: Answers) -> list[ExerciseScore]:
     """The three exercise scores of one submission."""
-    return [score_ex1(outputs, references, labels), score_ex2(outputs, references, reference_text),
-            score_ex3(outputs, references)]  # fmt: skip
+    return [score_ex1(outputs, references, answers.languages), score_ex2(outputs, references, answers.longform),
+            score_ex3(outputs, references, answers.throughput)]  # fmt: skip
 
 
 def overall_status(outputs: ChildOutputs, scores: list[ExerciseScore]) -> tuple[str, str]:
@@ -283,6 +314,8 @@ def overall_status(outputs: ChildOutputs, scores: list[ExerciseScore]) -> tuple[
         return ("memory limit" if memory else "crashed"), outputs.detail
     if outputs.ended == "timeout":
         return "timeout", outputs.detail
+    if outputs.ended in ("protocol", "refused", "invalid"):
+        return {"protocol": "error", "refused": "refused", "invalid": "invalid notebook"}[outputs.ended], outputs.detail
     if outputs.ended == "fatal":
         return "error", f"grader could not start the notebook: {outputs.detail}"
     if "SoftTimeout" in kinds or any(s.outcome == "timeout" for s in scores):
@@ -308,6 +341,6 @@ def reason_text(status_reason: str, scores: list[ExerciseScore], outputs: ChildO
     parts = [status_reason] if status_reason else []
     if not all(s.outcome == "not implemented" for s in scores):  # else the status says it all
         parts += [f"{s.exercise}: {s.summary()}" for s in scores if s.summary()]
-    if outputs.output_bytes > len(outputs.output.encode()):
+    if outputs.output_bytes > len(outputs.output.encode(errors="replace")):
         parts.append(f"printed {outputs.output_bytes / 1e6:.1f} MB (kept the start and the end)")
     return " | ".join(parts)[:500]
