@@ -34,7 +34,7 @@ from .settings import show_progress
 
 __all__ = [
     "Timing", "timed_call", "measure_rtf", "TranscriptionResult", "transcribe_and_measure", "SweepPoint",
-    "rtf_sweep", "sweep_table", "busy_cpu_seconds", "cpu_contention", "CpuUse", "watch_cpu",
+    "rtf_sweep", "sweep_table", "busy_cpu_seconds", "cpu_contention", "CpuUse", "watch_cpu", "CONTENDED_CORES",
 ]
 
 
@@ -330,22 +330,46 @@ def busy_cpu_seconds() -> float | None:
         return None
 
 
+CONTENDED_CORES = 0.2  # other programs' average CPU use (in cores) above which timings are not to be trusted
+
+
 @dataclass
 class CpuUse:
-    """Wall seconds of a block, this process's CPU seconds, and the cores other programs used meanwhile.
+    """Wall seconds, this process's CPU seconds, and the cores other programs used, from ``start()`` to ``stop()``.
 
     This process's own CPU/wall cannot tell whether the machine was shared (OpenMP threads spin while they
     wait), so other programs' use is measured: all busy CPU time minus this process's, per wall second.
+    ``with watch_cpu() as use:`` measures a block; ``CpuUse.start()`` ... ``.stop()`` spans notebook cells.
     """
 
     wall_s: float = 0.0
     own_cpu_s: float = 0.0
     other_cores: float = math.nan  # nan where the OS does not tell
+    _started: tuple[float | None, float, float] = field(default=(None, 0.0, 0.0), repr=False, compare=False)
+
+    @classmethod
+    def start(cls) -> CpuUse:
+        """Start measuring now."""
+        return cls(_started=(busy_cpu_seconds(), time.process_time(), time.monotonic()))
+
+    def stop(self) -> CpuUse:
+        """Measure up to now (a later call measures up to the later moment); returns self."""
+        busy_start, cpu_start, start = self._started
+        self.wall_s = time.monotonic() - start
+        self.own_cpu_s = time.process_time() - cpu_start
+        busy_end = busy_cpu_seconds()
+        if busy_start is not None and busy_end is not None and self.wall_s > 0:
+            self.other_cores = max(0.0, busy_end - busy_start - self.own_cpu_s) / self.wall_s
+        return self
 
     @property
     def cpu_per_wall(self) -> float:
         """This process's CPU seconds per wall second (about its busy threads)."""
         return self.own_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def contended(self, max_other_cores: float = CONTENDED_CORES) -> bool:
+        """True when other programs used more than `max_other_cores` cores on average (False when unknown)."""
+        return self.other_cores > max_other_cores  # nan compares False
 
     def __repr__(self) -> str:
         others = "unknown" if math.isnan(self.other_cores) else f"{self.other_cores:.2f} cores"
@@ -355,16 +379,11 @@ class CpuUse:
 @contextmanager
 def watch_cpu() -> Iterator[CpuUse]:
     """Measure the block: ``with watch_cpu() as use: ...`` fills ``use`` (wall, own CPU, others' cores) at exit."""
-    use = CpuUse()
-    busy_start, cpu_start, start = busy_cpu_seconds(), time.process_time(), time.monotonic()
+    use = CpuUse.start()
     try:
         yield use
     finally:
-        use.wall_s = time.monotonic() - start
-        use.own_cpu_s = time.process_time() - cpu_start
-        busy_end = busy_cpu_seconds()
-        if busy_start is not None and busy_end is not None and use.wall_s > 0:
-            use.other_cores = max(0.0, busy_end - busy_start - use.own_cpu_s) / use.wall_s
+        use.stop()
 
 
 def cpu_contention(window_s: float = 2.0) -> float:

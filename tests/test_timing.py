@@ -251,3 +251,12 @@ def test_cpu_contention_is_a_share_of_the_machine(monkeypatch: pytest.MonkeyPatc
         timing.cpu_contention(0)
     monkeypatch.setattr(timing, "busy_cpu_seconds", lambda: None)
     assert timing.cpu_contention(0.01) == 0.0
+
+
+def test_cpu_use_spans_start_to_stop_and_says_when_contended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """start()/stop() measure across notebook cells; 'contended' means more than 0.2 cores of others' use."""
+    busy = iter([10.0, 10.0 + 1e6])
+    monkeypatch.setattr(timing, "busy_cpu_seconds", lambda: next(busy))
+    use = timing.CpuUse.start().stop()
+    assert use.other_cores > timing.CONTENDED_CORES and use.contended()
+    assert not timing.CpuUse().contended()  # unknown is not contended

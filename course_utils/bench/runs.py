@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import SAMPLE_RATE
-from ..timing import CpuUse, cpu_contention, watch_cpu
+from ..timing import CONTENDED_CORES, CpuUse, cpu_contention, watch_cpu
 
 __all__ = ["WARMUP_S", "Clock", "Run", "timed", "wait_for_idle", "round_robin", "median_run"]
 
@@ -30,7 +30,7 @@ class Clock:
     repeats: int = 1  # timed runs per method; the median is reported
     wait_idle_s: float = 0.0  # before each run, wait up to this long for the other programs to go quiet
     retries: int = 0  # rerun a run during which other programs used the CPU, up to this often
-    max_other_cores: float = 0.2  # other programs' average CPU use (in cores) above which a run is contended
+    max_other_cores: float = CONTENDED_CORES  # other programs' average CPU use above which a run is contended
 
     def once(self) -> Clock:
         """The same settings for a single timed run (methods take turns, one run per turn)."""
