@@ -1,38 +1,101 @@
 #!/usr/bin/env bash
-# One prepared GPU check for a lent accelerator (see docs/gpu.md): installs a CUDA torch, runs the lesson
-# under nbval with DEVICE=cuda, measures FP32 vs FP16 and batched long-form speed, and writes everything to
-# ${OUT:-build/gpu}. Usage on the device machine:  bash scripts/gpu_check.sh
-set -euo pipefail
-OUT=${OUT:-build/gpu}
-mkdir -p "$OUT"
-SECONDS=0
-make install TORCH_SPEC=torch > "$OUT/install.log" 2>&1
-PY=.venv/bin/python
-nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
-$PY -c "import torch; print(torch.__version__, torch.cuda.is_available(), torch.cuda.get_device_name(0))" | tee "$OUT/torch.txt"
+# The prepared GPU check (docs/gpu.md). On the lent GPU machine, with the bundle built by `make gpu-bundle`
+# carried as .gpu:   bash scripts/gpu_check.sh
+# It installs only from .gpu (no index, into a private folder), expands the int8 tiny.en weights where the
+# package's loader finds them ($COURSE_WHISPER_CT2_DIR), then runs
+#   1. the lesson (QUICK) under nbval on $DEVICE,
+#   2. FP32 vs FP16 for openai-whisper (scripts/gpu_report.py precision),
+#   3. the batched long-form bench (python -m course_utils.bench longform),
+# writes ≤ 8 files to $OUT and prints a summary table last. Exit status 0 only when every step passed.
+# The CPU dry run (`make test-gpu-bundle`) runs this same script with DEVICE=cpu QUICK=True GPU_CHECK_GUARD=1.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DEVICE=${DEVICE:-cuda}
+QUICK=${QUICK:-False}  # the lesson always runs QUICK; this shortens the measurements too (dry run)
+PY=${PYTHON:-python3}
+BUNDLE=$(cd "${GPU_BUNDLE:-.gpu}" && pwd) || { echo "no bundle: run make gpu-bundle and carry .gpu"; exit 2; }
+OUT=${OUT:-$ROOT/build/gpu}
+WORK=${GPU_WORK:-$ROOT/build/gpu-work}
+BUDGET_S=${GPU_CHECK_BUDGET_S:-450}  # all steps together stay under the issue's 8 minutes
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
+rm -rf "$WORK" && mkdir -p "$WORK"/{home,tmp,cache,ct2,mpl,numba} && WORK=$(cd "$WORK" && pwd)
+exec > >(tee "$OUT/check.log") 2>&1
 
-# 1. The lesson through nbval on CUDA (default parameters), with its run time.
-start=$SECONDS
-$PY -m papermill --prepare-only notebooks/19_asr_with_whisper.ipynb "$OUT/lesson-cuda.ipynb" -p DEVICE cuda
-COURSE_HEADLESS=1 MPLBACKEND=Agg $PY -m pytest --nbval-lax --current-env -p no:cacheprovider -q \
-  "$OUT/lesson-cuda.ipynb" 2>&1 | tee "$OUT/nbval.txt"
-echo "nbval lesson on CUDA: $((SECONDS - start)) s" | tee -a "$OUT/timings.txt"
+# Offline, private and headless: nothing may reach a registry, a user cache or the corpus beside the repo.
+export PIP_NO_INDEX=1 PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS="" PIP_EXTRA_INDEX_URL="" PIP_DISABLE_PIP_VERSION_CHECK=1
+export http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9
+export HTTPS_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 no_proxy="" NO_PROXY=""
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 COURSE_UTILS_OFFLINE=1 COURSE_HEADLESS=1 MPLBACKEND=Agg
+export HOME=$WORK/home XDG_CACHE_HOME=$WORK/home/.cache TMPDIR=$WORK/tmp MPLCONFIGDIR=$WORK/mpl
+export NUMBA_CACHE_DIR=$WORK/numba COURSE_UTILS_CACHE=$WORK/cache COURSE_WHISPER_CT2_DIR=$WORK/ct2
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+unset COURSE_SPEECH_DIR  # the packaged lesson data; the corpus does not travel
+export PYTHONPATH=$ROOT:$WORK/site
+if [ "${GPU_CHECK_GUARD:-0}" = 1 ]; then  # dry run: refuse the network, record files opened outside
+  mkdir -p "$WORK/guard" && cp scripts/gpu_guard.py "$WORK/guard/sitecustomize.py"
+  export PYTHONPATH=$WORK/guard:$PYTHONPATH GPU_GUARD_LOG=$WORK/guard.log GPU_GUARD_ALLOW=$ROOT:$OUT
+  : > "$WORK/guard.log"
+fi
 
-# 2. FP32 vs FP16 and engines on the same 30 s of speech; 3. batched long-form on the benchmark audio.
-$PY - <<'PY' 2>&1 | tee "$OUT/fp16.txt"
-import json, os
-import course_utils as cu
-out = os.environ.get("OUT", "build/gpu")
-results = {}
-for name in ("tiny.en", "base"):
-    model = cu.load_model(name, device="cuda")
-    passage = cu.lj_passage(max_duration_s=30)
-    rows = cu.compare_inference_options(model, passage.audio, passage.reference, repeats=3)
-    results[name] = [row.to_dict() for row in rows]
-    for row in rows:
-        print(f"{name:8s} {row.label:32s} {row.seconds:7.3f} s  x{row.speedup:5.2f}  WER {100 * (row.wer or 0):.1f} %")
-json.dump(results, open(f"{out}/fp16.json", "w"), indent=1)
-PY
-$PY -m course_utils.bench longform --model tiny.en --device cuda --json "$OUT/longform-tiny.en.json" \
-  --markdown "$OUT/longform-tiny.en.md" 2>&1 | tee "$OUT/bench.txt"
-echo "total: $SECONDS s" | tee -a "$OUT/timings.txt"
+STEPS=$WORK/steps.tsv
+: > "$STEPS"
+START=$SECONDS
+step() {  # step NAME CAP_S COMMAND...: run with a time cap (never past the budget), record status and seconds
+  local name=$1 cap=$2 left rc t0=$SECONDS
+  shift 2
+  left=$((BUDGET_S - (SECONDS - START)))
+  ((cap > left)) && cap=$left
+  if ((cap < 10)); then
+    printf '%s\tskipped (budget spent)\t0\n' "$name" >> "$STEPS"; return 1
+  fi
+  echo "=== $name (cap ${cap} s) ==="
+  timeout -k 10 "$cap" "$@"
+  rc=$?
+  local status=ok
+  ((rc == 124 || rc == 137)) && status="timed out after ${cap} s"
+  ((rc != 0 && rc != 124 && rc != 137)) && status="failed (exit $rc)"
+  printf '%s\t%s\t%s\n' "$name" "$status" "$((SECONDS - t0))" >> "$STEPS"
+  return $rc
+}
+
+install() {
+  "$PY" -m pip install --quiet --no-index --no-deps --no-compile --no-cache-dir --target "$WORK/site" \
+    "$BUNDLE"/wheels/*.whl &&
+  "$PY" scripts/gpu_weights.py expand "$BUNDLE/weights/tiny.en.npz" "$WORK/ct2/tiny.en" &&
+  "$PY" -c "import course_utils as cu; m = cu.load_model('tiny.en', device='$DEVICE'); print('loaded', m.course_source)"
+}
+
+lesson() {
+  "$PY" -m papermill --prepare-only notebooks/19_asr_with_whisper.ipynb "$WORK/lesson.ipynb" \
+    -p DEVICE "$DEVICE" -p QUICK True &&
+  (cd "$WORK" && "$PY" -m pytest -p no:cacheprovider -q --nbval-lax --current-env --nbval-cell-timeout 240 \
+    --junitxml "$OUT/nbval.xml" lesson.ipynb)
+}
+
+longform() {
+  local quick=() fw=()
+  [ "$QUICK" = True ] && quick=(--quick --repeats 1 --batch-sizes 1,8)
+  "$PY" -c "import faster_whisper" 2> /dev/null || fw=(--no-faster-whisper)
+  "$PY" -m course_utils.bench longform --model tiny.en --device "$DEVICE" --wait-idle 0 --retries 0 \
+    "${quick[@]}" "${fw[@]}" --json "$OUT/longform.json" --markdown "$OUT/longform.md"
+}
+
+ok=0
+step install 120 install || ok=1
+if ((ok == 0)); then
+  step env 60 "$PY" scripts/gpu_report.py env "$DEVICE" "$OUT/env.json" || ok=1
+  step "lesson QUICK under nbval" 240 lesson || ok=1
+  step "FP32 vs FP16" 90 "$PY" scripts/gpu_report.py precision "$DEVICE" "$QUICK" "$OUT/precision.json" || ok=1
+  step "long-form bench" 150 longform || ok=1
+fi
+if [ "${GPU_CHECK_GUARD:-0}" = 1 ] && [ -s "$WORK/guard.log" ]; then
+  echo "=== the dry run reached outside its copy (gpu_guard) ==="
+  sort -u "$WORK/guard.log" | head -40
+  printf 'offline guard\tfailed (%s findings)\t0\n' "$(sort -u "$WORK/guard.log" | wc -l)" >> "$STEPS"
+  ok=1
+fi
+printf 'total\t%s\t%s\n' "$([ $ok = 0 ] && echo ok || echo 'see above')" "$((SECONDS - START))" >> "$STEPS"
+echo "=== summary ($(ls "$OUT" | wc -l) files in $OUT) ==="
+"$PY" scripts/gpu_report.py summary "$OUT" "$STEPS" || ok=1
+exit $ok
