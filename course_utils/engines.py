@@ -6,6 +6,8 @@ compare engines, not different weights. On a GPU the options are FP32 vs FP16; o
 
 from __future__ import annotations
 
+import importlib.util
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -82,12 +84,18 @@ def _device(model: Any) -> str:
 
 
 def compare_inference_options(model: Any, audio: np.ndarray, reference: str | None = None, repeats: int = 1,
-                              language: str | None = None, faster_whisper: bool = True) -> list[EngineRun]:
+                              language: str | None = None, faster_whisper: bool | None = None) -> list[EngineRun]:
     """Time the model's engine/precision options on one recording (warm-up excluded, CUDA synchronised).
 
     GPU: openai-whisper FP32 and FP16, faster-whisper FP16 and int8. CPU: openai-whisper with all threads
     and with one, faster-whisper FP32 and int8. The first row is the baseline of every speed-up.
+    ``faster_whisper=None`` adds its rows when it is installed and says "not installed" (a warning) otherwise.
     """
+    if faster_whisper is None:
+        faster_whisper = importlib.util.find_spec("faster_whisper") is not None
+        if not faster_whisper:
+            warnings.warn("faster-whisper is not installed: its rows are left out (pip install faster-whisper)",
+                          stacklevel=2)
     device = _device(model)
     language = language or (None if model.is_multilingual else "en")
     threads = torch.get_num_threads()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -15,7 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from measure_fakes import FakeModel
 from packaging.requirements import Requirement
+
+import course_utils as cu
+from course_utils import engines
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -182,3 +188,16 @@ def test_check_script_is_valid_bash_and_writes_at_most_eight_files() -> None:
     assert "summary.md" in names and "check.log" in names
     assert len(names) <= 8, sorted(names)
     assert "--no-index" in script.read_text() and "make install" not in script.read_text()
+
+
+def test_precision_comparison_says_not_installed_without_faster_whisper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU machine has no faster-whisper: the lesson's comparison cell must warn, not crash."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(engines.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "faster_whisper" else real_find_spec(name, *a))
+    monkeypatch.setattr(engines, "faster_whisper_model", lambda *a, **k: pytest.fail("faster-whisper was used"))
+    model = FakeModel()
+    model.parameters = lambda: iter([torch.zeros(1)])
+    with pytest.warns(UserWarning, match="faster-whisper is not installed"):
+        rows = cu.compare_inference_options(model, np.zeros(16000, np.float32), "hello world")
+    assert rows and all(row.engine == "openai-whisper" for row in rows)
