@@ -1,0 +1,253 @@
+"""Per-part timing of fp32 against int8 (course_utils.quantize) for openai-whisper models on this CPU.
+
+Measures, interleaved (the variants take turns in every round; medians and ratios to fp32 of the same run):
+- the encoder forward on one 30-s mel window (batch 1), fp32 and with each encoder part in int8;
+- one decoder step with a kv cache of 40 tokens at batch 1 and batch 16 (the cross-attention keys and values
+  of 16 windows cached), fp32 as Whisper ships it, fp32 with course_utils' decoding patch (contiguous
+  cross-attention, ``(E @ x.T).T`` logits), and with each decoder part and the logits in int8.
+Also prints how many cores other programs used meanwhile (/proc/stat), to judge contention.
+
+    python scripts/profile_quantize.py --model tiny.en --rounds 7 [--threads 2] [--json out.json]
+    python scripts/profile_quantize.py --model tiny.en --threads 1 --clock cpu   # on a busy machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import whisper
+
+from course_utils.models import load_model
+from course_utils.quantize import quantize
+
+
+def busy_seconds() -> float:
+    """CPU seconds all programs have used since boot, all cores together (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_seconds() -> float:
+    """CPU seconds this process has used."""
+    t = os.times()
+    return t.user + t.system
+
+
+class Contention:
+    """Cores other programs used on average between start() and stop()."""
+
+    def __enter__(self) -> Contention:
+        self.wall, self.busy, self.own = time.perf_counter(), busy_seconds(), own_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self.wall
+        other = (busy_seconds() - self.busy) - (own_seconds() - self.own)
+        self.other_cores = max(other, 0.0) / wall
+
+
+def contiguous_logits_forward(self: Any, x: torch.Tensor, xa: torch.Tensor, kv_cache: dict | None = None) -> Any:
+    """TextDecoder.forward as course_utils' patch runs it; int8 logits when the decoder has a logits_head."""
+    offset = next(iter(kv_cache.values())).shape[1] if kv_cache else 0
+    x = self.token_embedding(x) + self.positional_embedding[offset : offset + x.shape[-1]]
+    x = x.to(xa.dtype)
+    for block in self.blocks:
+        x = block(x, xa, mask=self.mask, kv_cache=kv_cache)
+    x = self.ln(x)
+    head = getattr(self, "logits_head", None)
+    if head is not None:
+        return head(x).float()
+    n_batch, n_ctx, n_state = x.shape
+    weight = self.token_embedding.weight.to(x.dtype)
+    return (weight @ x.reshape(n_batch * n_ctx, n_state).T).T.reshape(n_batch, n_ctx, -1).float()
+
+
+class ContiguousCross:
+    """Cross-attention over contiguous per-head keys/values (course_utils' decoding patch)."""
+
+    def __init__(self, module: Any) -> None:
+        self.module, self.source = module, None
+
+    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any = None) -> Any:
+        if mask is not None or q.shape[1] != 1:
+            return type(self.module).qkv_attention(self.module, q, k, v, mask)
+        n_batch, n_ctx, _ = k.shape
+        heads = self.module.n_head
+        if self.source is not k:
+            self.source = k
+            self.keys = k.view(n_batch, n_ctx, heads, -1).permute(0, 2, 1, 3).contiguous()
+            self.values = v.view(n_batch, n_ctx, heads, -1).permute(0, 2, 1, 3).contiguous()
+        query = q.view(n_batch, 1, heads, -1).permute(0, 2, 1, 3)
+        out = F.scaled_dot_product_attention(query, self.keys, self.values)
+        return out.permute(0, 2, 1, 3).flatten(start_dim=2), None
+
+
+@contextmanager
+def course_patch(model: Any) -> Iterator[None]:
+    """course_utils' decoding patch on this model inside the block (a copy kept here for a stable profile)."""
+    decoder = model.decoder
+    for block in decoder.blocks:
+        block.cross_attn.qkv_attention = ContiguousCross(block.cross_attn)
+    decoder.forward = types.MethodType(contiguous_logits_forward, decoder)
+    try:
+        yield
+    finally:
+        for block in decoder.blocks:
+            block.cross_attn.__dict__.pop("qkv_attention", None)
+        decoder.__dict__.pop("forward", None)
+
+
+CLOCK: dict[str, Callable[[], float]] = {"now": time.perf_counter}  # --clock cpu: this process's CPU time
+
+
+def clock() -> float:
+    """The chosen clock's reading in seconds."""
+    return CLOCK["now"]()
+
+
+def encoder_timer(model: Any, mel: torch.Tensor) -> Callable[[], float]:
+    """Seconds of one encoder forward on `mel`."""
+
+    def run() -> float:
+        start = clock()
+        model.encoder(mel)
+        return clock() - start
+
+    return run
+
+
+def step_timer(
+    model: Any, features: torch.Tensor, patched: bool, n_cached: int = 40, n_steps: int = 8
+) -> Callable[[], float]:
+    """Seconds per decoder step (one token per window, kv cache of `n_cached` tokens) on `features`."""
+
+    def run() -> float:
+        cache, hooks = model.install_kv_cache_hooks()
+        batch = features.shape[0]
+        tokens = torch.full((batch, n_cached), 440, dtype=torch.long)
+        try:
+            with course_patch(model) if patched else nullcontext():
+                model.decoder(tokens, features, kv_cache=cache)
+                step = tokens[:, -1:]
+                start = clock()
+                for _ in range(n_steps):
+                    step = model.decoder(step, features, kv_cache=cache)[:, -1].argmax(-1, keepdim=True)
+                return (clock() - start) / n_steps
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    return run
+
+
+def interleave(timers: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Run every timer once per round, in turn; all runs per name."""
+    for timer in timers.values():
+        timer()  # warm-up
+    runs: dict[str, list[float]] = {name: [] for name in timers}
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            runs[name].append(timer())
+    return runs
+
+
+def report(title: str, runs: dict[str, list[float]], base: str, unit: float = 1.0, label: str = "s") -> list[dict]:
+    """Print a table: median, spread and ratio to `base` per variant; the rows as dicts."""
+    ref = statistics.median(runs[base])
+    print(f"\n{title}")
+    print(f"| variant | median {label} | min {label} | × {base} |\n|---|---:|---:|---:|")
+    rows = []
+    for name, values in runs.items():
+        med = statistics.median(values)
+        rows.append({"part": title, "variant": name, "median_s": med, "min_s": min(values), "ratio": med / ref})
+        print(f"| {name} | {med * unit:.2f} | {min(values) * unit:.2f} | {med / ref:.2f} |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Profile one model; print Markdown tables (and JSON with --json)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    parser.add_argument("--only", choices=("encoder", "decoder"), help="profile one side only")
+    parser.add_argument("--batches", default="1,16", help="decoder batch sizes, comma-separated")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: this process's CPU seconds (with --threads 1 robust to other programs on a shared machine)",
+    )
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    if args.clock == "cpu":
+        CLOCK["now"] = time.process_time
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = load_model(args.model, device="cpu").eval()
+    variants = {
+        "fp32": model,
+        "int8 encoder.attn": quantize(model, "encoder.attn"),
+        "int8 encoder.mlp": quantize(model, "encoder.mlp"),
+        "int8 encoder": quantize(model, "encoder"),
+        "int8 decoder.attn": quantize(model, "decoder.attn"),
+        "int8 decoder.cross_attn": quantize(model, "decoder.cross_attn"),
+        "int8 decoder.mlp": quantize(model, "decoder.mlp"),
+        "int8 logits": quantize(model, "logits"),
+        "int8 decoder": quantize(model, "decoder"),
+        "int8 decoder+logits": quantize(model, ("decoder", "logits")),
+    }
+    audio = whisper.pad_or_trim(np.random.default_rng(0).standard_normal(16000 * 30).astype(np.float32) * 0.05)
+    mel = whisper.log_mel_spectrogram(torch.from_numpy(audio), model.dims.n_mels)[None]
+    rows: list[dict] = []
+    print(
+        f"{args.model}: {args.clock} clock, torch {torch.__version__}, {torch.get_num_threads()} threads, engine "
+        f"{torch.backends.quantized.engine}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+    )
+    with torch.inference_mode(), Contention() as busy:
+        if args.only != "decoder":
+            encoders = {k: encoder_timer(v, mel) for k, v in variants.items() if k.startswith(("fp32", "int8 enc"))}
+            rows += report("encoder forward, one 30-s window", interleave(encoders, args.rounds), "fp32")
+        features = model.encoder(mel)
+        for batch in [int(b) for b in args.batches.split(",")] if args.only != "encoder" else []:
+            feats = features.expand(batch, -1, -1).contiguous()
+            steps = {"fp32 (whisper)": step_timer(model, feats, patched=False)}
+            steps["fp32 + course patch"] = step_timer(model, feats, patched=True)
+            for name, variant in variants.items():
+                if "decoder" in name or "logits" in name:
+                    steps[f"{name} + course patch"] = step_timer(variant, feats, patched=True)
+            title = f"decoder step, batch {batch} (kv cache 40 tokens)"
+            rows += report(title, interleave(steps, args.rounds), "fp32 + course patch", 1000, "ms")
+    print(f"\nother programs used {busy.other_cores:.2f} cores on average during the measurement")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "threads": torch.get_num_threads(),
+                    "clock": args.clock,
+                    "other_cores": busy.other_cores,
+                    "rows": rows,
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

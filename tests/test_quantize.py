@@ -1,0 +1,108 @@
+"""int8 Whisper (course_utils.quantize) and shorter encoder windows (course_utils.encoder_ctx) on tiny.en."""
+
+import pytest
+import torch
+import whisper
+from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+from whisper.audio import N_FFT, N_FRAMES
+
+from course_utils.corpus import jfk
+from course_utils.encoder_ctx import audio_ctx, ctx_for, encode_short
+from course_utils.models import load_model
+from course_utils.quantize import PARTS, RECOMMENDED, expand_parts, int8_layers, quantize
+from course_utils.scoring import wer
+
+OPTIONS = whisper.DecodingOptions(language="en", without_timestamps=True, temperature=0.0, fp16=False)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """tiny.en on CPU, loaded once for this module."""
+    return load_model("tiny.en", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def clip_mel():
+    """(30-s log-mel window, audio seconds, reference) of the JFK clip."""
+    clip = jfk()
+    audio = torch.from_numpy(clip.audio())
+    mel = whisper.pad_or_trim(whisper.log_mel_spectrogram(audio, 80, padding=N_FFT), N_FRAMES)
+    return mel, len(audio) / 16000, clip.transcript
+
+
+@pytest.fixture(scope="module")
+def int8(model):
+    """tiny.en with the recommended parts in int8."""
+    return quantize(model, RECOMMENDED)
+
+
+def _whisper_linears(module: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in module.modules() if isinstance(m, whisper.model.Linear)]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_stock_quantize_dynamic_misses_whispers_linear_subclass(model):
+    """The reason this module exists: the exact-type mapping of quantize_dynamic skips whisper.model.Linear."""
+    stock = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    assert int8_layers(stock) == 0
+
+
+def test_every_linear_layer_becomes_int8_and_the_original_is_untouched(model):
+    before = len(_whisper_linears(model))
+    q = quantize(model, "all")
+    n_enc, n_dec = model.dims.n_audio_layer, model.dims.n_text_layer
+    assert int8_layers(q) == 6 * n_enc + 10 * n_dec + 1  # attn 4 + mlp 2; + cross 4; + logits head
+    assert _whisper_linears(q) == []
+    assert q.int8_parts == PARTS
+    assert len(_whisper_linears(model)) == before and int8_layers(model) == 0  # a copy by default
+    assert isinstance(q.decoder.blocks[0].cross_attn.key, DynamicInt8Linear)
+
+
+def test_parts_are_chosen_separately(model):
+    q = quantize(model, "encoder.mlp")
+    assert int8_layers(q.encoder) == 2 * model.dims.n_audio_layer
+    assert int8_layers(q.decoder) == 0
+    assert expand_parts("decoder") == ("decoder.attn", "decoder.cross_attn", "decoder.mlp")
+    with pytest.raises(ValueError, match="unknown part 'decoderr'"):
+        quantize(model, "decoderr")
+
+
+def test_int8_keeps_the_jfk_transcript(model, int8, clip_mel):
+    mel, _, reference = clip_mel
+    fp32 = whisper.decode(model, mel, OPTIONS)
+    quantized = whisper.decode(int8, mel, OPTIONS)
+    assert quantized.text.strip()
+    assert wer(reference, quantized.text) <= wer(reference, fp32.text) + 0.05
+    # transcribe (with timestamps and kv cache hooks on the swapped layers) works on the int8 model too
+    text = int8.transcribe(jfk().audio(), language="en", fp16=False, temperature=0.0)["text"]
+    assert wer(reference, text) <= 0.1
+
+
+def test_audio_ctx_restores_the_model_and_rejects_bad_sizes(model):
+    embedding = model.encoder.positional_embedding
+    with audio_ctx(model, 700):
+        assert model.dims.n_audio_ctx == 700
+        assert model.encoder.positional_embedding.shape[0] == 700
+    assert model.dims.n_audio_ctx == 1500 and model.encoder.positional_embedding is embedding
+    with pytest.raises(ValueError, match="n_ctx must be"):
+        with audio_ctx(model, 1501):
+            pass
+
+
+def test_ctx_for_rounds_up_to_whole_seconds():
+    assert ctx_for(11.0, 2.0) == 13 * 50
+    assert ctx_for(11.01, 2.0) == 14 * 50
+    assert ctx_for(29.5, 2.0) == 1500  # capped at the full window
+    with pytest.raises(ValueError):
+        ctx_for(-1.0)
+
+
+def test_short_encoder_window_keeps_the_jfk_transcript(model, clip_mel):
+    mel, seconds, reference = clip_mel
+    n_ctx = ctx_for(seconds)
+    features = encode_short(model, mel, n_ctx)
+    assert features.shape == (n_ctx, model.dims.n_audio_state)
+    with audio_ctx(model, n_ctx):
+        short = whisper.decode(model, features, OPTIONS)
+    full = whisper.decode(model, mel, OPTIONS)
+    assert wer(reference, short.text) <= wer(reference, full.text) + 0.05
