@@ -1,6 +1,8 @@
-# ASR with Whisper: two commands on a fresh machine.
+# ASR with Whisper on a fresh machine (students: make lab, make lesson, make test):
 #   make lesson   set everything up, run the lesson headless, write build/ (notebook + HTML)
 #   make test     set everything up, run every test (package, notebooks, solutions, grader)
+#   make lab      set everything up, open the lesson in JupyterLab with this project's kernel
+#   make test-browser  the lesson in a real browser (JupyterLab + Debian's chromium): widgets, figures, Transcribe
 # Everything is installed into $(VENV) from nothing; a second run reinstalls nothing.
 
 PYTHON ?= python3
@@ -9,7 +11,7 @@ PY := $(VENV)/bin/python
 # This machine (and CI) is CPU-only: pin the CPU wheel that lies on disk, or a bare `torch` pulls a multi-GB
 # CUDA build. On a GPU machine: `make test TORCH_SPEC=torch`. The package metadata keeps a generic requirement.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= offline,dev
+EXTRAS ?= offline,dev,browser
 STAMP := $(VENV)/.installed-$(shell echo '$(TORCH_SPEC) $(EXTRAS)' | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 QUICK ?= False
@@ -17,7 +19,7 @@ DEVICE ?=
 SUBMISSIONS ?= submissions
 JOBS ?= 2
 
-.PHONY: install test lesson lint bench clean
+.PHONY: install test lesson lint bench clean lab kernel test-browser
 LESSON := notebooks/19_asr_with_whisper.ipynb
 LESSON_PARAMS ?=
 
@@ -34,6 +36,23 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m ruff check course_utils tests
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The notebooks ask for the `python3` kernel: register this venv's python under that name inside the venv and
+# make Jupyter prefer the venv's kernels over any user-level `python3` (JUPYTER_PREFER_ENV_PATH).
+KERNEL_NAME := python3
+LAB_ENV := JUPYTER_PREFER_ENV_PATH=1
+LAB_ARGS ?=
+kernel: install
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python 3 (ASR with Whisper, .venv)" >/dev/null
+
+lab: kernel
+	$(LAB_ENV) $(PY) -m jupyterlab $(LESSON) $(LAB_ARGS)
+
+# Debian's chromium, installed when missing (needs root, as in CI); Playwright drives it, never its own download.
+CHROMIUM ?= /usr/bin/chromium
+test-browser: kernel
+	test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	$(LAB_ENV) $(PY) scripts/browser_test.py --chromium $(CHROMIUM) --out build/browser
 
 lesson: install
 	$(PY) -m course_utils.runner $(LESSON) --out build $(LESSON_PARAMS) $(if $(filter True,$(QUICK)),-p QUICK=True) $(if $(DEVICE),-p DEVICE=$(DEVICE))
