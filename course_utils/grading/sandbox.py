@@ -132,8 +132,11 @@ def prepare_sandbox(base: Path, staged: StagedInputs, models: list[str], exclude
 
 
 def staging_base() -> Path:
-    """A new staging folder that a dropped uid can reach (under /tmp, whose ancestors are world-executable)."""
-    return Path(tempfile.mkdtemp(prefix="course_grading_"))
+    """A new staging folder that a dropped uid can reach: under /var/tmp (not /tmp, where each child gets a
+    private, writable tmpfs that must not hold the staging folder), else the system's temporary folder."""
+    parent = Path("/var/tmp")
+    usable = parent.is_dir() and os.access(parent, os.W_OK) and parent.stat().st_mode & 0o001
+    return Path(tempfile.mkdtemp(prefix="course_grading_", dir=parent if usable else None))
 
 
 def _child_env(sandbox: Sandbox, work: Path, threads: int) -> dict[str, str]:

@@ -19,6 +19,7 @@ import nbformat
 from .sanitize import clean_text, safe_id
 
 MAX_NOTEBOOK_BYTES = 50 << 20
+MAX_CODE_CELLS = 50_000  # bounds what the grader records per submission; 10,001 harmless cells are fine
 PARAMETERS_TAG = "parameters"
 CHECKPOINTS = ".ipynb_checkpoints"
 
@@ -133,6 +134,8 @@ def notebook_cells(path: Path, parameters: dict) -> list[str]:
         lines = clean_text(error).strip().splitlines()
         raise InvalidNotebook(f"not a valid notebook ({type(error).__name__}: {lines[0][:200] if lines else ''})"
                               ) from None  # fmt: skip
+    if len(cells) > MAX_CODE_CELLS:
+        raise InvalidNotebook(f"{len(cells)} code cells (at most {MAX_CODE_CELLS}); merge cells and resubmit")
     injected = "# Parameters injected by the grader\n" + "".join(
         f"{name} = {value!r}\n" for name, value in parameters.items())  # fmt: skip
     sources = [source for source, _ in cells]

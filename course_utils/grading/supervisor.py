@@ -68,9 +68,14 @@ def private_mounts(spec: dict) -> list[str]:
         notes.append(lockdown.expose_in_private_namespace(spec["expose"]))
     try:
         notes.append(lockdown.private_tmpfs(list(PRIVATE_FOLDERS), spec["keep"], spec["tmpfs_mb"]))
-        policy["write"] = [*policy["write"], *PRIVATE_FOLDERS]
     except OSError as error:
-        notes.append(f"no private /tmp and /dev/shm ({error}): not writable")
+        return [*notes, f"no private /tmp and /dev/shm ({error}): not writable"]
+    # Landlock grants by path: write access to /tmp would reach the staging folder bound back beneath it
+    staged_below = [f for f in PRIVATE_FOLDERS if any(os.path.commonpath([os.path.realpath(k), f]) == f
+                                                      for k in spec["keep"])]  # fmt: skip
+    policy["write"] = [*policy["write"], *(f for f in PRIVATE_FOLDERS if f not in staged_below)]
+    if staged_below:
+        notes.append(f"{', '.join(staged_below)} read-only (the grader's staging folder lies there)")
     return notes
 
 
