@@ -16,6 +16,14 @@ from .corpus import (
     load_clip,
 )
 from .decoding import default_device, language_code, transcribe_options
+from .demos import (
+    LESSON_CLIP_IDS,
+    NOISE_SNR_DB,
+    ContinuousSpeech,
+    continuous_speech,
+    hard_english,
+    wordless_inputs,
+)
 from .engines import EngineRun, compare_inference_options
 from .evaluation import (
     ClipScore,
@@ -27,6 +35,16 @@ from .evaluation import (
     measure_throughput,
     method_table,
 )
+from .findings import (
+    engine_findings,
+    hallucination_findings,
+    hallucination_table,
+    lesson_claims,
+    long_audio_findings,
+    model_findings,
+    production_table,
+    takeaways,
+)
 from .longform import (
     LongformResult,
     merge_overlapping,
@@ -35,8 +53,8 @@ from .longform import (
     transcribe_overlapping,
     transcribe_vad,
 )
-from .model_facts import describe_model, model_size_table, runtime_info
 from .mixes import LongForm, english_long_form, lj_passage, long_form
+from .model_facts import describe_model, model_size_table, runtime_info
 from .models import (
     ModelNotAvailableError,
     available_models,
@@ -59,6 +77,7 @@ from .plots import (
 )
 from .scoring import ErrorCounts, cer, corpus_cer, corpus_wer, error_rate, normalize_text, wer
 from .timing import (
+    CpuUse,
     SweepPoint,
     Timing,
     TranscriptionResult,
@@ -67,6 +86,7 @@ from .timing import (
     sweep_table,
     timed_call,
     transcribe_and_measure,
+    watch_cpu,
 )
 from .tts import speech_languages, synth_speech
 from .widgets import audio_player, transcription_explorer
@@ -74,6 +94,9 @@ from .widgets import audio_player, transcription_explorer
 __version__ = "0.1.0"
 
 __all__ = [
+    "LESSON_CLIP_IDS", "NOISE_SNR_DB", "ContinuousSpeech", "continuous_speech", "hard_english", "wordless_inputs",
+    "CpuUse", "watch_cpu", "engine_findings", "hallucination_findings", "hallucination_table", "lesson_claims",
+    "long_audio_findings", "model_findings", "production_table", "takeaways",
     "SAMPLE_RATE", "duration_s", "load_audio", "speech_languages", "synth_speech", "synth_tone",
     "Clip", "LongForm", "corpus_available", "corpus_dir", "english_long_form", "get_clip", "jfk", "languages",
     "list_clips", "lj_passage", "load_clip", "long_form",

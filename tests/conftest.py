@@ -1,6 +1,8 @@
 """Shared test setup: tests marked `corpus` need the speech corpus; they skip without it, except in CI."""
 
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,3 +20,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(CORPUS_MISSING, pytrace=False)
         pytest.skip(CORPUS_MISSING)
+
+
+# The lesson notebook executed once per session with quick parameters: test_notebooks (figures, warnings,
+# summary) and test_lesson_claims (the teaching claims) read the same run.
+LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "19_asr_with_whisper.ipynb"
+LESSON_QUICK_PARAMETERS = {"QUICK": True, "MODEL": "tiny.en", "COMPARE_MODELS": ["tiny.en", "base"]}
+
+
+@pytest.fixture(scope="session")
+def lesson_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The lesson executed headless (papermill, the package's runner) with LESSON_QUICK_PARAMETERS."""
+    from course_utils.runner import run_notebook
+
+    saved = os.environ.pop("MPLBACKEND", None)  # the notebook's own inline backend
+    try:
+        return run_notebook(LESSON, tmp_path_factory.mktemp("lesson"), LESSON_QUICK_PARAMETERS, html=False,
+                            progress=False)
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +13,9 @@ import nbformat
 import papermill
 import pytest
 
-from course_utils.runner import run_notebook
-
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "notebooks" / "19_asr_with_whisper.ipynb"
-QUICK_PARAMETERS = {"QUICK": True, "MODEL": "tiny.en", "COMPARE_MODELS": ["tiny.en", "base"], "LONG_AUDIO_S": 60}
+QUICK_PARAMETERS = {"QUICK": True, "MODEL": "tiny.en", "COMPARE_MODELS": ["tiny.en", "base"]}  # = conftest's
 
 
 def committed_notebooks() -> list[Path]:
@@ -69,14 +68,24 @@ def test_lesson_runs_under_nbval_with_quick_parameters(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.corpus
-def test_lesson_shows_its_figures_without_warnings_and_prints_a_summary(tmp_path, monkeypatch):
-    monkeypatch.delenv("MPLBACKEND", raising=False)
-    run = run_notebook(LESSON, tmp_path, QUICK_PARAMETERS, html=False, progress=False)
-    executed = nbformat.read(run.notebook, as_version=4)
+def test_lesson_shows_its_figures_without_warnings_and_prints_a_summary(lesson_run):
+    executed = nbformat.read(lesson_run.notebook, as_version=4)
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     warnings = [o["text"] for o in outputs if o.get("name") == "stderr" and "Warning" in o.get("text", "")]
     assert not warnings, warnings
     figures = sum("image/png" in o.get("data", {}) for o in outputs)
     assert figures >= 10, f"only {figures} figures rendered"
-    assert "JFK transcribed as" in run.summary and "WER" in run.summary
+    assert "JFK transcribed as" in lesson_run.summary and "WER" in lesson_run.summary
+    assert "What this run shows" in lesson_run.summary
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_lesson_prints_no_raw_dataclass_reprs(lesson_run):
+    """Result objects show as tables or one-line summaries, never as Name(field=0.37995573300003116, ...)."""
+    executed = nbformat.read(lesson_run.notebook, as_version=4)
+    texts = [o.get("data", {}).get("text/plain", "") + o.get("text", "")
+             for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    raw = [t[:120] for t in texts if re.search(r"\b[A-Z]\w+\(\w+=", t) or re.search(r"\d\.\d{7,}", t)]
+    assert not raw, raw
