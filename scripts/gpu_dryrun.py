@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torch", default="torch", help="pip requirement for torch (the Makefile's TORCH_SPEC)")
     parser.add_argument("--bundle", type=Path, default=ROOT / "build" / "gpu-local")
     parser.add_argument("--venv", type=Path, default=ROOT / "build" / "gpu-dryrun-venv")
-    parser.add_argument("--budget-s", type=int, default=600, help="time for the check's steps on this CPU")
+    parser.add_argument("--budget-s", type=int, default=900, help="time for the check's steps on this CPU")
+    parser.add_argument("--cap-scale", type=int, default=3, help="each step's GPU time cap times this on CPU")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy (its path is printed)")
     args = parser.parse_args(argv)
     times = {}
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "COURSE_", "VIRTUAL_ENV"))}
         env.update(PYTHON=str(python), DEVICE="cpu", QUICK="True", GPU_CHECK_GUARD="1", OUT=str(out),
-                   GPU_CHECK_BUDGET_S=str(args.budget_s), COURSE_SPEECH_DIR="")
+                   GPU_CHECK_BUDGET_S=str(args.budget_s), GPU_CHECK_CAP_SCALE=str(args.cap_scale),
+                   COURSE_SPEECH_DIR="")
         result = subprocess.run(["bash", str(repo / "scripts" / "gpu_check.sh")], cwd=repo, env=env, check=False)
         times["check"] = time.monotonic() - start
         files = sorted(p.name for p in out.rglob("*") if p.is_file())

@@ -59,7 +59,7 @@ def precision(device: str, quick: bool, out: Path) -> int:
     out.write_text(json.dumps(result, indent=1) + "\n")
     for r in rows:
         wer = "-" if r.wer is None else f"{100 * r.wer:.1f} %"
-        print(f"{r.label:36s} {r.seconds:8.3f} s  x{r.speedup:5.2f}  WER {wer}")
+        print(f"{r.label:36s} {r.compute_s:8.3f} s  x{r.speedup:5.2f}  WER {wer}")
     return 0
 
 
@@ -78,7 +78,7 @@ def _precision(path: Path) -> list[str]:
     if not path.is_file():
         return ["not run"]
     data = json.loads(path.read_text())
-    lines = [f"{r['label']}: {r['seconds']:.3f} s, x{r['speedup']:.2f}, WER "
+    lines = [f"{r['label']}: {r['compute_s']:.3f} s, x{r['speedup']:.2f}, WER "
              + ("-" if r["wer"] is None else f"{100 * r['wer']:.1f} %") for r in data["rows"]]
     return lines + [f"faster-whisper: {data['faster-whisper']} ({data['audio_s']} s of audio)"]
 

@@ -93,9 +93,10 @@ def write_model_bin(path: Path, header: dict, tensors: dict[str, np.ndarray]) ->
             _write_string(fp, target)
 
 
-def quantise(weight: np.ndarray, group: int = GROUP) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 per output channel and per `group` inputs: (int8 values, float32 scales (rows, groups))."""
-    groups = weight.astype(np.float32).reshape(weight.shape[0], -1, group)
+def quantise(weight: np.ndarray, group: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 per output channel, or per `group` inputs of it: (int8 values, float32 scales (rows, groups))."""
+    rows = weight.astype(np.float32).reshape(weight.shape[0], -1)
+    groups = rows.reshape(rows.shape[0], -1, group or rows.shape[1])
     scale = np.abs(groups).max(axis=2) / 127.0
     scale[scale == 0] = 1.0
     values = np.clip(np.rint(groups / scale[:, :, None]), -127, 127).astype(np.int8)
@@ -108,15 +109,18 @@ def dequantise(values: np.ndarray, scale: np.ndarray, dtype: np.dtype = np.float
     return groups.reshape(values.shape).astype(dtype)
 
 
-def pack(src: Path, out: Path) -> dict:
-    """Write the transport ``.npz`` of a CTranslate2 directory; returns a summary (sizes, tensor counts)."""
+def pack(src: Path, out: Path, group: int = GROUP) -> dict:
+    """Write the transport ``.npz`` of a CTranslate2 directory; returns a summary (sizes, tensor counts).
+
+    ``group=0``: one scale per output row; else one per row and `group` consecutive inputs.
+    """
     header, tensors = read_model_bin(src / "model.bin")
     arrays: dict[str, np.ndarray] = {}
     layout = []
     for i, (name, array) in enumerate(tensors.items()):
         if (array.dtype == np.float16 and array.ndim >= 2 and array.size >= _MIN_QUANTISED
-                and (array.size // array.shape[0]) % GROUP == 0):
-            arrays[f"q{i}"], arrays[f"s{i}"] = quantise(array)
+                and (array.size // array.shape[0]) % (group or 1) == 0):
+            arrays[f"q{i}"], arrays[f"s{i}"] = quantise(array, group)
             layout.append([name, "int8"])
         else:
             arrays[f"r{i}"] = array
