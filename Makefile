@@ -46,7 +46,7 @@ kernel: install
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python 3 (ASR with Whisper, .venv)" >/dev/null
 
 lab: kernel
-	$(LAB_ENV) $(PY) -m jupyterlab $(LESSON) $(LAB_ARGS)
+	$(LAB_ENV) $(PY) -m jupyterlab $(LESSON) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Debian's chromium, installed when missing (needs root, as in CI); Playwright drives it, never its own download.
 CHROMIUM ?= /usr/bin/chromium

@@ -235,8 +235,9 @@ def result_html(result: dict[str, Any]) -> str:
     ]
     if result.get("note"):
         rows.append(("note", f"<span style='color:#B00000'>{esc(result['note'])}</span>"))
-    cells = "".join(f"<tr><td style='padding-right:1em;vertical-align:top;color:#555'>{name}</td><td>{value}</td>"
-                    "</tr>" for name, value in rows)
+    label = "padding-right:1em;vertical-align:top;color:#555;text-align:left"  # JupyterLab right-aligns cells
+    cells = "".join(f"<tr><td style='{label}'>{name}</td><td style='text-align:left'>{value}</td></tr>"
+                    for name, value in rows)
     return f"<table style='text-align:left'>{cells}</table>"
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from course_utils import corpus, mixes
+from course_utils import corpus, demos, mixes
 from course_utils.grading import HELD_OUT_IDS
 from course_utils.scoring import normalize_text
 
@@ -51,6 +51,7 @@ def test_only_clearly_licensed_sources_with_attribution():
 def test_the_lesson_and_the_exercises_find_what_they_need():
     ids = set(LESSON.ids())
     assert "jfk" in ids and set(mixes.LJ_PASSAGE_IDS) <= ids
+    assert set(demos.LESSON_CLIP_IDS) <= ids, "course_utils.demos reads clips the package does not ship"
     passage = mixes.lj_passage(max_duration_s=60, corpus=LESSON)
     assert passage.duration_s > 45 and passage.reference
     assert len(LESSON.clips("en", with_transcript=True, source="librispeech")) >= 3  # model comparison

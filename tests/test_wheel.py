@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -27,16 +28,26 @@ from course_utils.grading import HELD_OUT_IDS
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "19_asr_with_whisper.ipynb"
+QUICK = ["-p", "QUICK=True", "-p", "COMPARE_MODELS=['tiny.en']"]  # the short run; one model in the comparison
+LESSON_TIMEOUT_S = 1500  # ~2 min on 2 idle cores; much more when the machine is shared
 
 pytestmark = pytest.mark.slow
 
 
 def _run(command: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
-    """Run a command; a failure shows its output."""
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)
-    if result.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
+    """Run a command in its own process group (a timeout stops its kernels too); a failure shows its output."""
+    shown = " ".join(map(str, command))
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True, **kwargs) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"{shown} took more than {timeout:.0f} s:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    if process.returncode != 0:
+        pytest.fail(f"{shown} failed:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +104,8 @@ def test_lesson_runs_from_the_wheel_alone(wheel, tmp_path):
     assert where[1].startswith(str(site)) and where[2] == "True", f"default corpus: {where[1]}"
 
     # --no-html: nbconvert's templates are data files of the project venv, outside this one's prefix
-    _run([str(python), "-m", "course_utils.runner", LESSON.name, "--out", "out", "-p", "QUICK=True", "--no-html"],
-         timeout=900, cwd=work, env=env)  # fmt: skip
+    _run([str(python), "-m", "course_utils.runner", LESSON.name, "--out", "out", *QUICK, "--no-html"],
+         timeout=LESSON_TIMEOUT_S, cwd=work, env=env)  # fmt: skip
     executed = json.loads((work / "out" / LESSON.name).read_text(encoding="utf-8"))
     errors = [output for cell in executed["cells"] for output in cell.get("outputs", [])
               if output.get("output_type") == "error"]  # fmt: skip
