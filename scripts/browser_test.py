@@ -31,7 +31,7 @@ from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "19_asr_with_whisper.ipynb"
-QUICK_PARAMETERS = {"QUICK": True, "LONG_AUDIO_S": 60}
+QUICK_PARAMETERS = {"QUICK": True, "COMPARE_MODELS": ["tiny.en"]}  # as in tests/test_wheel.py
 RUN_TIMEOUT_S = 600  # all cells, QUICK, on 2 busy cores
 TRANSCRIBE_TIMEOUT_S = 180
 VIEWPORT = {"width": 1400, "height": 1000}
