@@ -339,7 +339,8 @@ def overall_status(outputs: ChildOutputs, scores: list[ExerciseScore]) -> tuple[
 def reason_text(status_reason: str, scores: list[ExerciseScore], outputs: ChildOutputs) -> str:
     """One line for the CSV: the status reason, then what cost points per exercise."""
     parts = [status_reason] if status_reason else []
-    if not all(s.outcome == "not implemented" for s in scores):  # else the status says it all
+    void = outputs.ended in ("invalid", "refused", "protocol")  # nothing ran or nothing counts: the status says it
+    if not void and not all(s.outcome == "not implemented" for s in scores):  # (or: nothing attempted)
         parts += [f"{s.exercise}: {s.summary()}" for s in scores if s.summary()]
     if outputs.output_bytes > len(outputs.output.encode(errors="replace")):
         parts.append(f"printed {outputs.output_bytes / 1e6:.1f} MB (kept the start and the end)")
