@@ -1,7 +1,9 @@
 """Helpers for the lesson "ASR with Whisper", laid out along the data's path.
 
-audio → mel → model → text → metrics → plots: ``audio`` and ``data`` give 16 kHz speech, ``models`` loads
-Whisper (offline too), ``longform`` transcribes long audio, ``metrics`` measures, ``plots``/``widgets`` show.
+audio → mel → model → text → metrics → plots: ``audio``/``corpus``/``mixes`` give 16 kHz speech, ``models``
+loads Whisper (offline too), ``decoding`` holds the decode settings, ``longform`` transcribes long audio,
+``timing``/``scoring``/``evaluation`` measure, ``plots``/``widgets`` show. Map: docs/architecture.md.
+Every name a lesson, solution or test uses is re-exported here: ``import course_utils as cu``.
 """
 
 from .audio import SAMPLE_RATE, duration_s, load_audio, synth_tone
@@ -81,6 +83,7 @@ from .timing import (
     SweepPoint,
     Timing,
     TranscriptionResult,
+    cpu_contention,
     measure_rtf,
     rtf_sweep,
     sweep_table,
@@ -95,7 +98,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LESSON_CLIP_IDS", "NOISE_SNR_DB", "ContinuousSpeech", "continuous_speech", "hard_english", "wordless_inputs",
-    "CpuUse", "watch_cpu", "engine_findings", "hallucination_findings", "hallucination_table", "lesson_claims",
+    "CpuUse", "watch_cpu", "cpu_contention", "engine_findings", "hallucination_findings", "hallucination_table",
+    "lesson_claims",
     "long_audio_findings", "model_findings", "production_table", "takeaways",
     "SAMPLE_RATE", "duration_s", "load_audio", "speech_languages", "synth_speech", "synth_tone",
     "Clip", "LongForm", "corpus_available", "corpus_dir", "english_long_form", "get_clip", "jfk", "languages",

@@ -11,6 +11,7 @@ import os
 import platform
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -86,23 +87,39 @@ def model_size_table(measured_wer: dict[str, float] | None = None) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` is often empty on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_version(distribution: str) -> str:
+    """The installed version of a distribution, or 'not installed' (optional comparison libraries)."""
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def runtime_info() -> dict[str, str]:
-    """Device, GPU name, CPU cores and library versions: the first thing to print in a lesson or benchmark."""
-    info = {
+    """Device, GPU name, CPU and library versions: the first thing to print in a lesson or benchmark."""
+    return {
         "device": default_device(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu cores": str(os.cpu_count()),
         "torch threads": str(torch.get_num_threads()),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "openai-whisper": getattr(whisper, "__version__", "unknown"),
+        "faster-whisper": package_version("faster-whisper"),
+        "ctranslate2": package_version("ctranslate2"),
     }
-    try:
-        info["faster-whisper"] = version("faster-whisper")
-    except PackageNotFoundError:  # an optional comparison library
-        info["faster-whisper"] = "not installed"
-    return info
 
 
 def describe_model(model: Whisper) -> ModelDescription:

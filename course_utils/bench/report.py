@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +21,6 @@ __all__ = ["machine_info", "machine_line", "text_table", "markdown_rows", "save_
            "write_json", "plot_method_rows", "plot_throughput_rows", "load_average"]
 
 
-def _cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else platform's guess."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def load_average() -> float:
     """The 1-minute load average, rounded (0.0 where the OS does not tell)."""
     try:
@@ -42,22 +29,12 @@ def load_average() -> float:
         return 0.0
 
 
-def _version(package: str) -> str:
-    """Installed version of a distribution, or 'not installed'."""
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def machine_info(device: str) -> dict[str, Any]:
-    """``model_facts.runtime_info()`` for the benchmarked device, plus the CPU model, CTranslate2 and the load."""
+    """``model_facts.runtime_info()`` for the benchmarked device, plus the load average at the start."""
     info: dict[str, Any] = dict(runtime_info())
     info.update(
         device=device,
         gpu=torch.cuda.get_device_name(0) if device.startswith("cuda") else "",
-        cpu=_cpu_model(),
-        ctranslate2=_version("ctranslate2"),
         load_avg_1min_at_start=load_average(),
     )
     return info
