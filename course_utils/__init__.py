@@ -52,10 +52,11 @@ from .longform import (
     merge_overlapping,
     transcribe_batch,
     transcribe_chunked,
+    transcribe_long,
     transcribe_overlapping,
     transcribe_vad,
 )
-from .mixes import LongForm, english_long_form, lj_passage, long_form
+from .mixes import LongForm, english_long_form, lj_passage, long_form, mixed_long_form
 from .model_facts import describe_model, model_size_table, runtime_info
 from .models import (
     ModelNotAvailableError,
@@ -113,6 +114,7 @@ __all__ = [
     "plot_model_comparison", "plot_precision_comparison", "plot_rtf_vs_duration", "plot_throughput",
     "plot_waveform_and_mel", "plot_word_timeline", "audio_player", "transcription_explorer",
     "EngineRun", "compare_inference_options", "LongformResult", "merge_overlapping", "transcribe_batch",
-    "transcribe_chunked", "transcribe_overlapping", "transcribe_vad", "ModelComparison", "compare_models",
+    "transcribe_chunked", "transcribe_overlapping", "transcribe_vad", "transcribe_long", "mixed_long_form",
+    "ModelComparison", "compare_models",
     "method_table", "timed_call", "model_size_table", "runtime_info", "comparison_models",
 ]
