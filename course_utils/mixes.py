@@ -24,6 +24,7 @@ class LongForm:
     clip_ids: list[str]
     boundaries_s: list[tuple[float, float]] = field(default_factory=list)  # (start, end) per clip
     duration_s: float = 0.0
+    references: list[str] = field(default_factory=list)  # each clip's transcript, in clip order
 
 
 def long_form(
@@ -83,6 +84,7 @@ def long_form(
         clip_ids=[clip.id for clip in used],
         boundaries_s=boundaries,
         duration_s=total_s,
+        references=[clip.transcript.strip() for clip in used],
     )
 
 
@@ -104,3 +106,106 @@ def english_long_form(min_duration_s: float = 240, corpus: Corpus | None = None)
 def lj_passage(max_duration_s: float | None = None, gap_s: float = 0.5, corpus: Corpus | None = None) -> LongForm:
     """The 27 consecutive LJ Speech sentences (one reader, one coherent ~3-minute text), optionally cut short."""
     return long_form(list(LJ_PASSAGE_IDS), gap_s=gap_s, max_duration_s=max_duration_s, corpus=corpus)
+
+
+# --- the long-form stress set (issue 12) --------------------------------------------------------------------
+
+STRESS_SEEDS = (0, 1, 2, 3, 4, 5)  # the public stress set: mixed_long_form(seed) for these seeds
+SHORT_CLIP_S = 5.0  # clips shorter than this are placed between longer ones
+
+
+def _family(clip_id: str) -> str:
+    """The corpus source of a clip id ('fleurs', 'librispeech', 'ljspeech', 'jfk', ...)."""
+    return clip_id.split("-")[0]
+
+
+def _pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` samples of unit-power pink (1/f) noise, a stand-in for room and street background."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1.0))
+    noise = np.fft.irfft(spectrum, n)
+    return (noise / np.sqrt(np.mean(noise**2))).astype(np.float32)
+
+
+def _stress_order(clips: list[Clip], duration_s: float, rng: np.random.Generator) -> list[Clip]:
+    """One clip of every source first, then random others up to `duration_s`; short clips between long ones."""
+    by_family: dict[str, list[Clip]] = {}
+    for clip in clips:
+        by_family.setdefault(_family(clip.id), []).append(clip)
+    chosen = [family[rng.integers(len(family))] for family in by_family.values()]
+    rest = [clip for clip in clips if clip not in chosen]
+    for i in rng.permutation(len(rest)):
+        if sum(c.duration_s for c in chosen) + rest[i].duration_s <= duration_s:
+            chosen.append(rest[i])
+    longs = [c for c in chosen if c.duration_s >= SHORT_CLIP_S]
+    shorts = [c for c in chosen if c.duration_s < SHORT_CLIP_S]
+    longs = [longs[i] for i in rng.permutation(len(longs))]
+    gaps = sorted(rng.choice(np.arange(1, max(len(longs), 2)), size=len(shorts), replace=len(shorts) >= len(longs)))
+    order: list[Clip] = []
+    for i, clip in enumerate(longs):
+        order += [shorts[j] for j, gap in enumerate(gaps) if gap == i]
+        order.append(clip)
+    order += [shorts[j] for j, gap in enumerate(gaps) if gap >= len(longs)]
+    return order
+
+
+def mixed_long_form(
+    seed: int = 0,
+    noise_snr_db: float | None = None,
+    duration_s: float = 240.0,
+    gain_db: tuple[float, float] = (-12.0, 6.0),
+    gap_s: tuple[float, float] = (0.2, 1.5),
+    corpus: Corpus | None = None,
+) -> LongForm:
+    """A long English recording that nothing was tuned on: the long-form stress set (``STRESS_SEEDS``).
+
+    English clips with transcripts from every source of the corpus (FLEURS, LibriSpeech, LJ Speech, JFK,
+    CMU Arctic, Open Speech Repository, ...; one recording per transcript), at least one per source and then
+    random others up to `duration_s`, in random order with the short clips (< 5 s) between longer ones, each
+    at a random gain in `gain_db` (never clipped), separated by random gaps of `gap_s` seconds. With
+    `noise_snr_db`, pink background noise is added at that signal-to-noise ratio (speech power over noise
+    power, speech measured inside the clips). ``boundaries_s`` and ``references`` give each clip's place and
+    transcript, e.g. for ``scoring.dropped_utterances``. The same seed gives the same recording.
+    """
+    corpus = default_corpus() if corpus is None else corpus
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+    clips = []
+    for clip in corpus.clips(language="en", with_transcript=True):
+        key = " ".join(clip.transcript.lower().split())
+        if key not in seen:
+            seen.add(key)
+            clips.append(clip)
+    if not clips:
+        raise ValueError(f"the corpus at {corpus.folder} has no English clips with transcripts")
+    pieces: list[np.ndarray] = []
+    boundaries: list[tuple[float, float]] = []
+    used: list[Clip] = []
+    length = 0
+    for clip in _stress_order(clips, duration_s, rng):
+        audio = clip.audio()
+        peak = float(np.max(np.abs(audio))) or 1.0
+        gain = min(10 ** (rng.uniform(*gain_db) / 20), 0.99 / peak)
+        if pieces:
+            gap = np.zeros(round(rng.uniform(*gap_s) * SAMPLE_RATE), dtype=np.float32)
+            pieces.append(gap)
+            length += len(gap)
+        pieces.append((audio * gain).astype(np.float32))
+        boundaries.append((length / SAMPLE_RATE, (length + len(audio)) / SAMPLE_RATE))
+        length += len(audio)
+        used.append(clip)
+    mix = np.concatenate(pieces)
+    if noise_snr_db is not None:
+        inside = np.concatenate([mix[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)] for a, b in boundaries])
+        speech_power = float(np.mean(inside**2))
+        noise = _pink_noise(len(mix), rng) * np.sqrt(speech_power / 10 ** (noise_snr_db / 10))
+        mix = mix + noise
+        mix /= max(1.0, float(np.max(np.abs(mix))) / 0.99)
+    return LongForm(
+        audio=mix.astype(np.float32),
+        reference=" ".join(clip.transcript.strip() for clip in used),
+        clip_ids=[clip.id for clip in used],
+        boundaries_s=boundaries,
+        duration_s=len(mix) / SAMPLE_RATE,
+        references=[clip.transcript.strip() for clip in used],
+    )

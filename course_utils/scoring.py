@@ -16,7 +16,7 @@ One WER function for the lesson, solutions, bench, grader and tests:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -30,7 +30,7 @@ from .decoding import language_code
 
 __all__ = [
     "CER_LANGUAGES", "normalize_text", "ErrorCounts", "word_errors", "char_errors", "error_counts", "wer", "cer",
-    "error_rate", "corpus_wer", "corpus_cer", "BoundaryLoss", "boundary_losses",
+    "error_rate", "corpus_wer", "corpus_cer", "BoundaryLoss", "boundary_losses", "dropped_utterances",
 ]
 
 # Scored with CER: scripts without spaces between words (zh, yue, ja, th, lo, my) and Korean, by convention.
@@ -329,3 +329,30 @@ def boundary_losses(
 def _get(item: Any, name: str) -> Any:
     """A field of a chunk given as a dict or an object (``ChunkRecord``); None when absent."""
     return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+# --- whole utterances lost in a long recording ------------------------------------------------------------
+
+DROPPED_SHARE = 0.8  # a reference utterance counts as dropped when at least this share of its words is deleted
+
+
+def dropped_utterances(
+    references: Sequence[str], hypothesis: str, language: str = "en", share: float = DROPPED_SHARE
+) -> list[int]:
+    """Indices of the utterances (e.g. ``LongForm.references``) the transcript dropped: ≥ `share` of words deleted.
+
+    The utterances are normalised one by one and joined; jiwer aligns the joined reference with the
+    normalised transcript, and each deleted reference word is charged to the utterance it belongs to.
+    """
+    owner: list[int] = []
+    words: list[str] = []
+    for i, reference in enumerate(references):
+        normalised = normalize_text(reference, language).split()
+        words += normalised
+        owner += [i] * len(normalised)
+    status = _word_status(" ".join(words), normalize_text(hypothesis, language))
+    deleted = [0] * len(references)
+    for i, mark in zip(owner, status, strict=True):
+        deleted[i] += mark == "lost"
+    sizes = [owner.count(i) for i in range(len(references))]
+    return [i for i, (lost, size) in enumerate(zip(deleted, sizes, strict=True)) if size and lost >= share * size]

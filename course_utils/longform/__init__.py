@@ -18,16 +18,26 @@ Rooms: ``windows`` and ``merge`` (pure functions), ``vad`` (Silero), ``engine`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
 from whisper.audio import N_SAMPLES
 
 from ..audio import SAMPLE_RATE, load_audio
-from .engine import Decoded, decode_windows, log_mel, progress, repair, tokenizer_for, window_mel
+from .coverage import (
+    UncoveredSpeechWarning,
+    drop_unspoken,
+    overlap,
+    speech_seconds,
+    uncovered_speech,
+    warn_uncovered,
+    with_reasons,
+)
+from .engine import Covered, decode_covered, decode_windows, log_mel, progress, tokenizer_for, window_mel
 from .merge import MIN_OVERLAP_RATIO, merge_overlapping, merge_with_counts, overlap_items
+from .results import ChunkRecord, LongformResult
 from .vad import speech_timestamps
 from .windows import (
     MAX_CHUNK_S,
@@ -38,62 +48,8 @@ from .windows import (
     window_starts,
 )
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-
-@dataclass
-class ChunkRecord:
-    """One decoded window: where it lies in the audio, what it produced and what it cost."""
-
-    index: int
-    start_s: float
-    end_s: float
-    text: str  # this window's own transcript, before any merge
-    n_tokens: int  # text tokens decoded in this window
-    tokens_kept: int  # of those, how many made it into the final transcript (all but overlap duplicates)
-    compute_s: float  # this window's share of its batch's encode + decode time
-    rtf: float  # compute_s / window duration
-    repaired: bool = False  # text was implausibly short and was decoded again with timestamps
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain fields, for JSON and DataFrames."""
-        return asdict(self)
-
-
-@dataclass
-class LongformResult:
-    """A long-form transcript with the per-window records and the total cost."""
-
-    text: str
-    language: str
-    chunks: list[ChunkRecord]
-    audio_s: float
-    compute_s: float  # wall time of the whole call: mel, VAD, encode, decode, merge
-    rtf: float
-    method: str  # "chunked", "overlapping" or "vad"
-    batch_size: int = 1
-    profile: dict[str, float] = field(default_factory=dict)  # seconds per stage: mel, vad, encode, decode
-
-    @property
-    def rtfx(self) -> float:
-        """Seconds of audio per compute second (1 / RTF)."""
-        return float("inf") if self.rtf == 0 else 1.0 / self.rtf
-
-    @property
-    def faster_than_realtime(self) -> bool:
-        """True when the transcript took less time than the audio lasts."""
-        return self.rtf < 1.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain fields (chunks as a list of dicts), for JSON."""
-        return asdict(self)
-
-    def table(self) -> pd.DataFrame:
-        """One row per window: start, end, text, tokens, time, RTF."""
-        import pandas as pd  # pandas only for this table view
-
-        return pd.DataFrame([chunk.to_dict() for chunk in self.chunks])
+Interval = tuple[float, float]
+RECOVER_PAD_S = 0.3  # context around uncovered speech when transcribe_long decodes it once more
 
 
 def _audio_array(audio: Any) -> np.ndarray:
@@ -103,89 +59,119 @@ def _audio_array(audio: Any) -> np.ndarray:
     return load_audio(audio, sr=SAMPLE_RATE)
 
 
-def _records(
+def _speech(audio: np.ndarray, check: bool, profile: dict[str, float]) -> list[Interval] | None:
+    """VAD speech of the whole recording in seconds (None when coverage is not checked); timed in profile."""
+    if not check:
+        return None
+    start = perf_counter()
+    speech = speech_seconds(speech_timestamps(audio))
+    profile["vad_s"] = profile.get("vad_s", 0.0) + perf_counter() - start
+    return speech
+
+
+def _decode(
+    model: Any,
+    mel: torch.Tensor,
     spans: Sequence[tuple[int, int]],
-    decoded: Decoded,
+    language: str | None,
+    batch_size: int,
+    desc: str,
+    verbose: bool,
+    speech: list[Interval] | None,
+) -> Covered:
+    """The seek loop over the windows at `spans` (with a progress bar), then the hallucination filter."""
+    with progress(len(spans), desc, verbose) as bar:
+        covered = decode_covered(model, mel, spans, language, batch_size, bar)
+    if speech is not None:
+        drop_unspoken(covered, speech)
+    return covered
+
+
+def _mel(model: Any, audio: np.ndarray, profile: dict[str, float]) -> torch.Tensor:
+    """The recording's log-mel, timed in profile."""
+    start = perf_counter()
+    mel = log_mel(model, audio)
+    profile["mel_s"] = perf_counter() - start
+    return mel
+
+
+def _finish(
+    method: str,
+    text: str,
+    covered: Covered,
+    spans: Sequence[tuple[int, int]],
+    speech: list[Interval] | None,
+    audio: np.ndarray,
+    started: float,
+    batch_size: int,
+    profile: dict[str, float],
+    texts: Sequence[str],
     kept: Sequence[int] | None = None,
-    repaired: Sequence[int] = (),
-) -> list[ChunkRecord]:
-    """Per-window records from sample spans and the decode output."""
+) -> LongformResult:
+    """Records, coverage check (and its one warning) and the result with the wall time since `started`."""
+    decoded = [(s.start_s, s.end_s) for window in covered.segments for s in window]
+    skipped = [item for window in covered.skipped for item in window]
+    uncovered = [] if speech is None else with_reasons(uncovered_speech(speech, decoded), skipped)
+    holes = [(a, b) for a, b, _ in uncovered]
     records = []
-    for i, ((start, end), tokens, text, seconds) in enumerate(
-        zip(spans, decoded.tokens, decoded.texts, decoded.seconds, strict=True)
-    ):
+    for i, (start, end) in enumerate(spans):
         duration = (end - start) / SAMPLE_RATE
+        n_tokens = len(covered.tokens(i))
         records.append(
             ChunkRecord(
                 index=i,
                 start_s=start / SAMPLE_RATE,
                 end_s=end / SAMPLE_RATE,
-                text=text,
-                n_tokens=len(tokens),
-                tokens_kept=len(tokens) if kept is None else kept[i],
-                compute_s=seconds,
-                rtf=seconds / duration if duration > 0 else 0.0,
-                repaired=i in repaired,
+                text=texts[i],
+                n_tokens=n_tokens,
+                tokens_kept=n_tokens if kept is None else kept[i],
+                compute_s=covered.seconds[i],
+                rtf=covered.seconds[i] / duration if duration > 0 else 0.0,
+                covered_s=covered.covered_s[i],
+                uncovered_speech_s=overlap(holes, start / SAMPLE_RATE, end / SAMPLE_RATE),
+                passes=covered.passes[i],
+                skipped="; ".join(reason for _, _, reason in covered.skipped[i]),
             )
         )
-    return records
-
-
-def _result(
-    method: str,
-    text: str,
-    decoded: Decoded,
-    records: list[ChunkRecord],
-    audio: np.ndarray,
-    started: float,
-    batch_size: int,
-    profile: dict[str, float],
-) -> LongformResult:
-    """Assemble the result with the total wall time since `started`."""
     total = perf_counter() - started
     duration = len(audio) / SAMPLE_RATE
-    profile = {**profile, "encode_s": decoded.encode_s, "decode_s": decoded.decode_s}
-    return LongformResult(
+    result = LongformResult(
         text=text.strip(),
-        language=decoded.language,
+        language=covered.language,
         chunks=records,
         audio_s=duration,
         compute_s=total,
         rtf=total / duration,
         method=method,
         batch_size=batch_size,
-        profile=profile,
+        profile={**profile, "encode_s": covered.encode_s, "decode_s": covered.decode_s},
+        speech_s=None if speech is None else sum(b - a for a, b in speech),
+        uncovered=uncovered,
     )
+    warn_uncovered(f"transcribe_{method}", uncovered)
+    return result
 
 
-def _decode_spans(
-    model: Any,
-    audio: np.ndarray,
-    spans: Sequence[tuple[int, int]],
-    language: str | None,
-    batch_size: int,
-    desc: str,
-    verbose: bool,
-) -> tuple[Decoded, dict[str, float], list[int]]:
-    """Mel, batched decode and repair of the windows at `spans`: (decoded, profile seconds, repaired)."""
-    start = perf_counter()
-    mel = log_mel(model, audio)
-    mels = [window_mel(mel, a, b) for a, b in spans]
-    mel_s = perf_counter() - start
-    with progress(len(spans), desc, verbose) as bar:
-        decoded = decode_windows(model, mels, language, batch_size, bar)
-    repair_start = perf_counter()
-    repaired = repair(model, mel, spans, decoded, batch_size)
-    return decoded, {"mel_s": mel_s, "repair_s": perf_counter() - repair_start}, repaired
+def _window_texts(model: Any, covered: Covered) -> list[str]:
+    """Each window's text."""
+    tokenizer = tokenizer_for(model, covered.language)
+    return [tokenizer.decode(covered.tokens(i)).strip() for i in range(len(covered.segments))]
 
 
 def transcribe_chunked(
-    model: Any, audio: Any, chunk_s: float = 30, language: str | None = None, verbose: bool = True
+    model: Any,
+    audio: Any,
+    chunk_s: float = 30,
+    language: str | None = None,
+    verbose: bool = True,
+    check_coverage: bool = True,
 ) -> LongformResult:
     """The lesson's naive loop done right: back-to-back `chunk_s` windows, one at a time, texts joined.
 
-    Language detected once on the first chunk and reused; per-chunk times and RTF. Words that straddle a
-    cut are lost or garbled: compare with ``transcribe_overlapping`` and ``transcribe_vad``.
+    Language detected once on the first chunk and reused; per-chunk times and RTF. Each window is decoded
+    to its end (the seek loop of ``engine.decode_covered``), but words that straddle a cut are still lost or
+    garbled: compare with ``transcribe_overlapping`` and ``transcribe_vad``. `check_coverage` runs VAD to
+    report (and warn about) speech left without text.
     """
     check_chunk(chunk_s)
     started = perf_counter()
@@ -193,11 +179,12 @@ def transcribe_chunked(
     chunk = round(chunk_s * SAMPLE_RATE)
     check_window_count(len(audio), chunk, chunk)
     spans = [(s, min(s + chunk, len(audio))) for s in window_starts(len(audio), chunk, chunk)]
-    decoded, profile, repaired = _decode_spans(model, audio, spans, language, 1, "chunked", verbose)
-    text = " ".join(t for t in decoded.texts if t)
-    return _result(
-        "chunked", text, decoded, _records(spans, decoded, repaired=repaired), audio, started, 1, profile
-    )
+    profile: dict[str, float] = {}
+    speech = _speech(audio, check_coverage, profile)
+    covered = _decode(model, _mel(model, audio, profile), spans, language, 1, "chunked", verbose, speech)
+    texts = _window_texts(model, covered)
+    text = " ".join(t for t in texts if t)
+    return _finish("chunked", text, covered, spans, speech, audio, started, 1, profile, texts)
 
 
 def transcribe_overlapping(
@@ -209,12 +196,15 @@ def transcribe_overlapping(
     vad: bool = False,
     language: str | None = None,
     verbose: bool = True,
+    check_coverage: bool = True,
 ) -> LongformResult:
     """Overlapping `chunk_s` windows every ``chunk_s - overlap_s`` seconds, merged on tokens.
 
     `batch_size` mel windows go through each ``whisper.decode`` call (same text, less time per window on
-    CPU and GPU). The windows' token lists are joined by ``merge_overlapping``. With ``vad=True`` the windows
-    are cut at silences instead (``transcribe_vad``) and `overlap_s` is not used.
+    CPU and GPU). Each window is decoded to its end (``engine.decode_covered``) and the windows' token lists
+    are joined by ``merge_overlapping``. With ``vad=True`` the windows are cut at silences instead
+    (``transcribe_vad``) and `overlap_s` is not used. A layout that would decode every second of audio more
+    than ``windows.MAX_REDUNDANCY`` times is refused (ValueError) before any work.
     """
     check_chunk(chunk_s)
     batch_size = check_batch_size(batch_size)
@@ -233,17 +223,29 @@ def transcribe_overlapping(
     step = chunk - round(overlap_s * SAMPLE_RATE)
     check_window_count(len(audio), chunk, step)
     spans = [(s, min(s + chunk, len(audio))) for s in window_starts(len(audio), chunk, step)]
-    decoded, profile, repaired = _decode_spans(
-        model, audio, spans, language, batch_size, "overlapping", verbose
+    profile: dict[str, float] = {}
+    speech = _speech(audio, check_coverage, profile)
+    covered = _decode(
+        model, _mel(model, audio, profile), spans, language, batch_size, "overlapping", verbose, speech
     )
     merge_start = perf_counter()
+    windows = [covered.tokens(i) for i in range(len(spans))]
     seconds = sum(end - start for start, end in spans) / SAMPLE_RATE
-    max_shift = overlap_items(sum(map(len, decoded.tokens)), seconds, overlap_s)
-    tokens, kept = merge_with_counts(decoded.tokens, max_shift, MIN_OVERLAP_RATIO)
-    text = tokenizer_for(model, decoded.language).decode(tokens)
+    max_shift = overlap_items(sum(map(len, windows)), seconds, overlap_s)
+    tokens, kept = merge_with_counts(windows, max_shift, MIN_OVERLAP_RATIO)
+    text = tokenizer_for(model, covered.language).decode(tokens)
     profile["merge_s"] = perf_counter() - merge_start
-    records = _records(spans, decoded, kept, repaired)
-    return _result("overlapping", text, decoded, records, audio, started, batch_size, profile)
+    texts = _window_texts(model, covered)
+    return _finish("overlapping", text, covered, spans, speech, audio, started, batch_size, profile, texts, kept)
+
+
+def _vad_spans(audio: np.ndarray, chunk_s: float, profile: dict[str, float]) -> tuple[list, list[Interval]]:
+    """(windows cut at silences, each at most chunk_s, in samples; the speech in seconds), timed."""
+    start = perf_counter()
+    stamps = speech_timestamps(audio, chunk_s)
+    spans = vad_windows(stamps, round(chunk_s * SAMPLE_RATE), len(audio))
+    profile["vad_s"] = perf_counter() - start
+    return spans, speech_seconds(stamps)
 
 
 def transcribe_vad(
@@ -264,22 +266,73 @@ def transcribe_vad(
     batch_size = check_batch_size(batch_size)
     started = perf_counter()
     audio = _audio_array(audio)
-    vad_start = perf_counter()
-    max_samples = round(chunk_s * SAMPLE_RATE)
-    spans = vad_windows(speech_timestamps(audio, chunk_s), max_samples, len(audio))
-    vad_s = perf_counter() - vad_start
-    if spans:
-        decoded, profile, repaired = _decode_spans(model, audio, spans, language, batch_size, "vad", verbose)
-    else:  # no speech: nothing to decode
-        decoded, profile, repaired = (
-            Decoded([], [], [], language or ("" if model.is_multilingual else "en")),
-            {},
-            [],
-        )
-    text = " ".join(t for t in decoded.texts if t)
-    profile["vad_s"] = vad_s
-    records = _records(spans, decoded, repaired=repaired)
-    return _result("vad", text, decoded, records, audio, started, batch_size, profile)
+    profile: dict[str, float] = {}
+    spans, speech = _vad_spans(audio, chunk_s, profile)
+    mel = _mel(model, audio, profile) if spans else torch.zeros(0)
+    covered = _decode(model, mel, spans, language, batch_size, "vad", verbose, speech)
+    texts = _window_texts(model, covered)
+    text = " ".join(t for t in texts if t)
+    return _finish("vad", text, covered, spans, speech, audio, started, batch_size, profile, texts)
+
+
+def transcribe_long(
+    model: Any, audio: Any, batch_size: int = 8, language: str | None = None, verbose: bool = True
+) -> LongformResult:
+    """The recommended way to transcribe long audio: batched speed, and no speech left without text.
+
+    Windows are cut at silences (``transcribe_vad``) and each is decoded to its end with timestamps (the
+    seek loop of ``engine.decode_covered``, batched across windows). Speech that VAD found but no decoded
+    segment covers is decoded once more on its own, in a batch; whatever still has no text is listed in
+    ``result.uncovered`` with its reason and reported in one warning line. docs/benchmarks.md has the
+    measurements behind this choice.
+    """
+    batch_size = check_batch_size(batch_size)
+    started = perf_counter()
+    audio = _audio_array(audio)
+    profile: dict[str, float] = {}
+    spans, speech = _vad_spans(audio, MAX_CHUNK_S, profile)
+    mel = _mel(model, audio, profile) if spans else torch.zeros(0)
+    covered = _decode(model, mel, spans, language, batch_size, "long", verbose, speech)
+    recover_start = perf_counter()
+    decoded = [(s.start_s, s.end_s) for window in covered.segments for s in window]
+    missing = uncovered_speech(speech, decoded)
+    if missing:
+        pad = RECOVER_PAD_S
+        extra = [(round(max(0.0, a - pad) * SAMPLE_RATE), round((b + pad) * SAMPLE_RATE)) for a, b in missing]
+        extra = vad_windows(extra, N_SAMPLES, len(audio))
+        again = decode_covered(model, mel, extra, covered.language, batch_size)
+        drop_unspoken(again, speech)
+        spans, covered = _join(spans, covered, extra, again)
+    profile["recover_s"] = perf_counter() - recover_start
+    tokenizer = tokenizer_for(model, covered.language)
+    segments = sorted((s for window in covered.segments for s in window), key=lambda s: s.start_s)
+    text = tokenizer.decode([t for s in segments for t in s.tokens])
+    texts = _window_texts(model, covered)
+    return _finish("long", text, covered, spans, speech, audio, started, batch_size, profile, texts)
+
+
+def _join(
+    spans: Sequence[tuple[int, int]], covered: Covered, extra: Sequence[tuple[int, int]], again: Covered
+) -> tuple[list[tuple[int, int]], Covered]:
+    """The windows of two decode runs as one run, in time order."""
+    order = sorted(range(len(spans) + len(extra)), key=lambda i: ([*spans, *extra][i][0], i))
+    every = [*spans, *extra]
+
+    def pick(a: list, b: list) -> list:
+        both = [*a, *b]
+        return [both[i] for i in order]
+
+    joined = Covered(
+        segments=pick(covered.segments, again.segments),
+        covered_s=pick(covered.covered_s, again.covered_s),
+        skipped=pick(covered.skipped, again.skipped),
+        passes=pick(covered.passes, again.passes),
+        seconds=pick(covered.seconds, again.seconds),
+        language=covered.language,
+        encode_s=covered.encode_s + again.encode_s,
+        decode_s=covered.decode_s + again.decode_s,
+    )
+    return [every[i] for i in order], joined
 
 
 def transcribe_batch(
@@ -325,7 +378,9 @@ __all__ = [
     "transcribe_batch",
     "transcribe_chunked",
     "transcribe_overlapping",
+    "transcribe_long",
     "transcribe_vad",
+    "UncoveredSpeechWarning",
     "vad_windows",
     "window_starts",
 ]

@@ -1,12 +1,18 @@
 """The one decode path of course_utils.longform: 30-second log-mel windows encoded and decoded in batches.
 
-The log-mel of the whole recording is computed once and windows are slices of it. The language is detected
-once (on the first window, unless given); one ``whisper.decode`` call per batch decodes greedily, with the
-exact speed-ups of ``fast_decoding``. Windows that look like silence (Whisper's no-speech rule) give no text.
+The log-mel of the whole recording is computed once and windows are slices of it, built one batch at a
+time (memory stays bounded by the batch size). The language is detected once (on the first window, unless
+given); one ``whisper.decode`` call per batch decodes greedily, with the exact speed-ups of
+``fast_decoding``. Windows that look like silence (Whisper's no-speech rule) give no text.
+
+``decode_covered`` is ``whisper.transcribe``'s seek loop run across many windows at once: every window is
+decoded *with* timestamp tokens, the complete segments say how far it really got, and the rest of every
+window that stopped early goes back into the queue, to be decoded again in a batch with the others.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -17,24 +23,20 @@ import torch
 import whisper
 from tqdm.auto import tqdm
 from whisper.audio import HOP_LENGTH, N_FFT, N_FRAMES
-from whisper.decoding import DecodingOptions, detect_language
+from whisper.decoding import DecodingOptions, DecodingResult, detect_language
 
 from ..audio import SAMPLE_RATE
 from ..decoding import transcribe_options
 from ..settings import show_progress
 from .fast_decoding import fast_decoding
-from .windows import MAX_CHUNK_S
 
 # whisper.transcribe's defaults for dropping a window as silence (no text) instead of keeping a hallucination
 NO_SPEECH_THRESHOLD = 0.6
 LOGPROB_THRESHOLD = -1.0
 TIME_PRECISION = 0.02  # seconds per Whisper timestamp step (<|0.00|>, <|0.02|>, ...)
-
-# Without timestamps Whisper now and then ends a window after its first sentence (e.g. after a closing
-# quote or when a new speaker starts), silently losing the rest. A long-form window whose tokens per second
-# fall below this share of the median window's is decoded again with timestamps, segment by segment.
-REPAIR_RATE_RATIO = 0.5
-REPAIR_MIN_S = 5.0  # windows shorter than this are never repaired
+# the seek loop: a rest shorter than this is not decoded again (the unfinished segment's text is kept instead)
+MIN_REST_S = 0.5
+MAX_PASSES = 8  # decode passes per window at most (each pass moves on by at least one complete segment)
 
 
 def log_mel(model: Any, audio: np.ndarray) -> torch.Tensor:
@@ -53,38 +55,6 @@ def window_mel(mel: torch.Tensor, start: int, end: int) -> torch.Tensor:
     return whisper.pad_or_trim(mel[:, first : min(last, first + N_FRAMES)], N_FRAMES)
 
 
-@dataclass
-class Decoded:
-    """What the decode path returns for a list of windows."""
-
-    tokens: list[list[int]]  # text tokens per window (no special or timestamp tokens)
-    texts: list[str]
-    seconds: list[float]  # per window: its share of its batch's time
-    language: str
-    covered_s: list[float] = field(default_factory=list)  # with timestamps: seconds of the window transcribed
-    no_speech: list[bool] = field(default_factory=list)  # dropped as silence
-    encode_s: float = 0.0
-    decode_s: float = 0.0
-
-
-def complete_segments(tokens: Sequence[int], timestamp_begin: int, window_s: float) -> tuple[list[int], float]:
-    """Text tokens of the complete segments of a timestamped output, and how many seconds they cover.
-
-    whisper.transcribe's rule: output ending in a single timestamp covers the whole window; otherwise the
-    segment after the last pair of timestamps is unfinished and is left for the next window.
-    """
-    is_ts = [t >= timestamp_begin for t in tokens]
-    pairs = [i + 1 for i in range(len(tokens) - 1) if is_ts[i] and is_ts[i + 1]]
-    single_ending = is_ts[-2:] == [False, True]
-    if not pairs or single_ending:
-        return [t for t, ts in zip(tokens, is_ts, strict=True) if not ts], window_s
-    last = pairs[-1]
-    covered = (tokens[last - 1] - timestamp_begin) * TIME_PRECISION
-    if covered <= 0:
-        return [t for t, ts in zip(tokens, is_ts, strict=True) if not ts], window_s
-    return [t for t, ts in zip(tokens[:last], is_ts[:last], strict=True) if not ts], min(covered, window_s)
-
-
 def tokenizer_for(model: Any, language: str | None = None) -> Any:
     """Whisper's tokenizer for the model and language, to turn tokens back into text."""
     return whisper.tokenizer.get_tokenizer(
@@ -99,121 +69,214 @@ def progress(total: int, desc: str, verbose: bool) -> Any:
     )
 
 
+def is_silence(result: DecodingResult) -> bool:
+    """whisper.transcribe's rule: no-speech probability above 0.6 and average log-probability below -1."""
+    return result.no_speech_prob > NO_SPEECH_THRESHOLD and result.avg_logprob < LOGPROB_THRESHOLD
+
+
+# --- timestamps ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    """Decoded text with its time in the recording (seconds), from a pair of Whisper timestamp tokens."""
+
+    start_s: float
+    end_s: float
+    tokens: list[int]  # text tokens only
+
+
+def timed_segments(
+    tokens: Sequence[int], timestamp_begin: int, window_s: float
+) -> tuple[list[Segment], float, list[int]]:
+    """(complete segments, seconds of the window they cover, text tokens of the unfinished last segment).
+
+    whisper.transcribe's rule: consecutive timestamp tokens close one segment and open the next; output
+    ending in a single timestamp is complete and covers the whole window; otherwise the text after the last
+    pair is unfinished and the window is covered up to that pair. Times are relative to the window.
+    """
+    is_ts = [t >= timestamp_begin for t in tokens]
+    cuts = [i + 1 for i in range(len(tokens) - 1) if is_ts[i] and is_ts[i + 1]]
+    single_ending = is_ts[-2:] == [False, True]
+
+    def seconds(token: int) -> float:
+        return min((token - timestamp_begin) * TIME_PRECISION, window_s)
+
+    def text(piece: Sequence[int]) -> list[int]:
+        return [t for t in piece if t < timestamp_begin]
+
+    if not cuts:  # one segment: its end is the last timestamp, else the window's end
+        stamps = [t for t in tokens if t >= timestamp_begin]
+        end = seconds(stamps[-1]) if stamps and stamps[-1] != timestamp_begin else window_s
+        start = seconds(stamps[0]) if len(stamps) > 1 else 0.0
+        words = text(tokens)
+        return ([Segment(start, max(end, start), words)] if words else []), window_s, []
+    segments = []
+    last = 0
+    for cut in [*cuts, len(tokens)] if single_ending else cuts:
+        piece = tokens[last:cut]
+        start = seconds(piece[0]) if is_ts[last] else 0.0
+        end = seconds(piece[-1]) if is_ts[cut - 1] else window_s
+        if text(piece):
+            segments.append(Segment(start, max(end, start), text(piece)))
+        last = cut
+    if single_ending:
+        return segments, window_s, []
+    covered = seconds(tokens[last - 1])
+    if covered <= 0:  # nothing complete: take the whole output as it is
+        return [Segment(0.0, window_s, text(tokens))] if text(tokens) else [], window_s, []
+    return segments, covered, text(tokens[last:])
+
+
+# --- batched decoding ---------------------------------------------------------------------------------------
+
+
+class _BatchDecoder:
+    """Encodes and decodes batches of mel windows with one set of options; detects the language once."""
+
+    def __init__(self, model: Any, language: str | None, timestamps: bool) -> None:
+        opts = transcribe_options(model, language=language)  # fp16 from the device, English-only check
+        self.model = model
+        self.fp16 = bool(opts["fp16"])
+        self.dtype = torch.float16 if self.fp16 else torch.float32
+        self.language = language or ("" if model.is_multilingual else "en")
+        self.timestamps = timestamps
+        self.tokenizer = whisper.tokenizer.get_tokenizer(model.is_multilingual, num_languages=model.num_languages)
+        self.options: DecodingOptions | None = None
+        self.encode_s = self.decode_s = 0.0
+
+    def __call__(self, mels: Sequence[torch.Tensor]) -> tuple[list[DecodingResult], float]:
+        """Decoded results of one batch and the seconds it took."""
+        with torch.inference_mode():
+            batch = torch.stack(list(mels)).to(self.model.device, self.dtype)
+            start = perf_counter()
+            features = self.model.encoder(batch)
+            encoded = perf_counter()
+            if self.options is None:
+                if not self.language:
+                    _, probs = detect_language(self.model, features[:1], self.tokenizer)
+                    self.language = max(probs[0], key=probs[0].get)
+                self.options = DecodingOptions(
+                    task="transcribe",
+                    language=self.language,
+                    temperature=0.0,
+                    without_timestamps=not self.timestamps,
+                    fp16=self.fp16,
+                )
+            with fast_decoding(self.model):
+                results = whisper.decode(self.model, features, self.options)
+            done = perf_counter()
+        self.encode_s += encoded - start
+        self.decode_s += done - encoded
+        return results, done - start
+
+
+@dataclass
+class Decoded:
+    """Text per window from ``decode_windows`` (no timestamps)."""
+
+    tokens: list[list[int]]  # text tokens per window (no special or timestamp tokens)
+    texts: list[str]
+    seconds: list[float]  # per window: its share of its batch's time
+    language: str
+    no_speech: list[bool] = field(default_factory=list)  # dropped as silence
+    encode_s: float = 0.0
+    decode_s: float = 0.0
+
+
 def decode_windows(
-    model: Any,
-    mels: Sequence[torch.Tensor],
-    language: str | None,
-    batch_size: int,
-    bar: Any = None,
-    timestamps: bool = False,
-    window_s: Sequence[float] | None = None,
+    model: Any, mels: Sequence[torch.Tensor], language: str | None, batch_size: int, bar: Any = None
 ) -> Decoded:
-    """Encode and greedily decode 30-second mel windows in batches: the one decode path of the package.
+    """Encode and greedily decode 30-second mel windows in batches, without timestamps (short files).
 
     The language is detected once, on the first window, unless given. Windows that look like silence
-    (no-speech probability > 0.6 and average log-probability < -1, whisper.transcribe's rule) give no
-    text. With `timestamps`, the unfinished last segment is dropped and ``covered_s`` says how far each
-    window got (`window_s`: the audio seconds in each window).
+    (``is_silence``) give no text.
     """
-    opts = transcribe_options(model, language=language)  # fp16 from the device, English-only check
-    dtype = torch.float16 if opts["fp16"] else torch.float32
-    out = Decoded([], [], [], language or ("" if model.is_multilingual else "en"))
-    tokenizer = whisper.tokenizer.get_tokenizer(model.is_multilingual, num_languages=model.num_languages)
-    options: DecodingOptions | None = None
-    with torch.inference_mode():
-        for first in range(0, len(mels), batch_size):
-            batch = torch.stack(list(mels[first : first + batch_size])).to(model.device, dtype)
-            start = perf_counter()
-            features = model.encoder(batch)
-            encoded = perf_counter()
-            if options is None:
-                if not out.language:
-                    _, probs = detect_language(model, features[:1], tokenizer)
-                    out.language = max(probs[0], key=probs[0].get)
-                options = DecodingOptions(
-                    task="transcribe",
-                    language=out.language,
-                    temperature=0.0,
-                    without_timestamps=not timestamps,
-                    fp16=opts["fp16"],
-                )
-            with fast_decoding(model):
-                results = whisper.decode(model, features, options)
-            done = perf_counter()
-            out.encode_s += encoded - start
-            out.decode_s += done - encoded
-            for i, result in enumerate(results, start=first):
-                silent = (
-                    result.no_speech_prob > NO_SPEECH_THRESHOLD and result.avg_logprob < LOGPROB_THRESHOLD
-                )
-                length = window_s[i] if window_s is not None else MAX_CHUNK_S
-                tokens, covered = [], length
-                if not silent and timestamps:
-                    tokens, covered = complete_segments(result.tokens, tokenizer.timestamp_begin, length)
-                elif not silent:
-                    tokens = [t for t in result.tokens if t < tokenizer.eot]
-                out.tokens.append(tokens)
-                out.texts.append(tokenizer.decode(tokens).strip())
-                out.seconds.append((done - start) / len(results))
-                out.covered_s.append(covered)
-                out.no_speech.append(silent)
-            if bar is not None:
-                bar.update(len(results))
+    decoder = _BatchDecoder(model, language, timestamps=False)
+    out = Decoded([], [], [], decoder.language)
+    for first in range(0, len(mels), batch_size):
+        results, took = decoder(mels[first : first + batch_size])
+        for result in results:
+            silent = is_silence(result)
+            tokens = [] if silent else [t for t in result.tokens if t < decoder.tokenizer.eot]
+            out.tokens.append(tokens)
+            out.texts.append(decoder.tokenizer.decode(tokens).strip())
+            out.seconds.append(took / len(results))
+            out.no_speech.append(silent)
+        if bar is not None:
+            bar.update(len(results))
+    out.language, out.encode_s, out.decode_s = decoder.language, decoder.encode_s, decoder.decode_s
     return out
 
 
-def repair(
-    model: Any, mel: torch.Tensor, spans: Sequence[tuple[int, int]], decoded: Decoded, batch_size: int
-) -> list[int]:
-    """Decode again, with timestamps, the windows whose text is implausibly short; returns their indices.
+@dataclass
+class Covered:
+    """What ``decode_covered`` found in each window: timed segments, how far it got, what it skipped."""
 
-    A window qualifies when it lasts at least REPAIR_MIN_S, was not silence, and its tokens per second are
-    below REPAIR_RATE_RATIO of the median window's. It is re-decoded segment by segment (seeking to the end
-    of the last complete segment, as whisper.transcribe does; all such windows batched together) and the
-    new text replaces the old one when it is longer.
+    segments: list[list[Segment]]  # per window, in time order, times in seconds of the recording
+    covered_s: list[float]  # per window: seconds from its start that decoding went through
+    skipped: list[list[tuple[float, float, str]]]  # per window: (start_s, end_s, reason) left without text
+    passes: list[int]  # decode passes per window (1 = complete at the first pass)
+    seconds: list[float]  # per window: its share of the batches' time
+    language: str
+    encode_s: float = 0.0
+    decode_s: float = 0.0
+
+    def tokens(self, i: int) -> list[int]:
+        """All text tokens of window `i`, in order."""
+        return [t for segment in self.segments[i] for t in segment.tokens]
+
+
+def decode_covered(
+    model: Any,
+    mel: torch.Tensor,
+    spans: Sequence[tuple[int, int]],
+    language: str | None,
+    batch_size: int,
+    bar: Any = None,
+) -> Covered:
+    """Decode every sample span to its end: whisper.transcribe's seek loop, batched across windows.
+
+    Each window is decoded with timestamps; when its output ends in an unfinished segment, the rest of the
+    window (from the last complete segment's end) joins the queue and is decoded again together with the
+    rest of other windows, until every window is covered, or its rest is shorter than MIN_REST_S (the
+    unfinished text is then kept), or it used MAX_PASSES passes (then too the unfinished text is kept). Windows
+    judged silent by ``is_silence`` give no text and are reported as skipped with the reason.
     """
-    seconds = [(end - start) / SAMPLE_RATE for start, end in spans]
-    rates = [
-        len(t) / s
-        for t, s, silent in zip(decoded.tokens, seconds, decoded.no_speech, strict=True)
-        if s >= REPAIR_MIN_S and not silent
-    ]
-    if len(rates) < 2:
-        return []
-    threshold = REPAIR_RATE_RATIO * float(np.median(rates))
-    todo = [
-        i
-        for i, (t, s) in enumerate(zip(decoded.tokens, seconds, strict=True))
-        if s >= REPAIR_MIN_S and not decoded.no_speech[i] and len(t) / s < threshold
-    ]
-    if not todo:
-        return []
-    seek = {i: spans[i][0] for i in todo}  # sample where the next pass of window i starts
-    tokens: dict[int, list[int]] = {i: [] for i in todo}
-    spent: dict[int, float] = dict.fromkeys(todo, 0.0)
-    active = list(todo)
-    while active:
-        lengths = [(spans[i][1] - seek[i]) / SAMPLE_RATE for i in active]
-        mels = [window_mel(mel, seek[i], spans[i][1]) for i in active]
-        again = decode_windows(model, mels, decoded.language, batch_size, timestamps=True, window_s=lengths)
-        still = []
-        for i, new, covered, length, took in zip(
-            active, again.tokens, again.covered_s, lengths, again.seconds, strict=True
-        ):
-            tokens[i] += new
-            spent[i] += took
-            seek[i] += max(round(covered * SAMPLE_RATE), HOP_LENGTH)
-            if covered < length - 1.0 and spans[i][1] - seek[i] >= SAMPLE_RATE:
-                still.append(i)
-        decoded.encode_s += again.encode_s
-        decoded.decode_s += again.decode_s
-        active = still
-    tokenizer = tokenizer_for(model, decoded.language)
-    repaired = []
-    for i in todo:
-        decoded.seconds[i] += spent[i]
-        if len(tokens[i]) > len(decoded.tokens[i]):
-            decoded.tokens[i] = tokens[i]
-            decoded.texts[i] = tokenizer.decode(tokens[i]).strip()
-            repaired.append(i)
-    return repaired
+    decoder = _BatchDecoder(model, language, timestamps=True)
+    n = len(spans)
+    out = Covered([[] for _ in spans], [0.0] * n, [[] for _ in spans], [0] * n, [0.0] * n, decoder.language)
+    queue = deque((i, start) for i, (start, _) in enumerate(spans))
+    begin = decoder.tokenizer.timestamp_begin
+    while queue:
+        batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
+        results, took = decoder([window_mel(mel, seek, spans[i][1]) for i, seek in batch])
+        finished = 0
+        for (i, seek), result in zip(batch, results, strict=True):
+            end = spans[i][1]
+            offset, length = seek / SAMPLE_RATE, (end - seek) / SAMPLE_RATE
+            out.passes[i] += 1
+            out.seconds[i] += took / len(batch)
+            if is_silence(result):
+                reason = f"no speech (p={result.no_speech_prob:.2f}, logprob={result.avg_logprob:.2f})"
+                out.skipped[i].append((offset, end / SAMPLE_RATE, reason))
+                out.covered_s[i] = (end - spans[i][0]) / SAMPLE_RATE
+                finished += 1
+                continue
+            segments, covered, unfinished = timed_segments(result.tokens, begin, length)
+            for s in segments:
+                out.segments[i].append(Segment(offset + s.start_s, offset + s.end_s, s.tokens))
+            seek = min(end, seek + max(round(covered * SAMPLE_RATE), HOP_LENGTH))
+            rest = (end - seek) / SAMPLE_RATE
+            if unfinished and rest >= MIN_REST_S and out.passes[i] < MAX_PASSES:
+                queue.append((i, seek))
+                out.covered_s[i] = (seek - spans[i][0]) / SAMPLE_RATE
+                continue
+            if unfinished:  # too short to decode again (or out of passes): keep Whisper's text for it
+                out.segments[i].append(Segment(seek / SAMPLE_RATE, end / SAMPLE_RATE, unfinished))
+            out.covered_s[i] = (end - spans[i][0]) / SAMPLE_RATE
+            finished += 1
+        if bar is not None:
+            bar.update(finished)
+    out.language, out.encode_s, out.decode_s = decoder.language, decoder.encode_s, decoder.decode_s
+    return out

@@ -148,6 +148,9 @@ def _decoder_forward(
     for block in self.blocks:
         x = block(x, xa, mask=self.mask, kv_cache=kv_cache)
     x = self.ln(x)
+    head = getattr(self, "logits_head", None)  # int8 model (course_utils.quantize): its own logits, unchanged
+    if head is not None:
+        return head(x).float()
     n_batch, n_ctx, n_state = x.shape
     weight = self.token_embedding.weight.to(x.dtype)
     return (weight @ x.reshape(n_batch * n_ctx, n_state).T).T.reshape(n_batch, n_ctx, -1).float()

@@ -30,7 +30,7 @@ __all__ = ["plot_chunk_timeline", "plot_boundary_loss"]
 
 @figure_function
 def plot_chunk_timeline(result: Any, title: str = "") -> Figure:
-    """Chunks as bars over the audio timeline (overlaps hatched), and each chunk's RTF below.
+    """Chunks as bars over the audio timeline (overlaps hatched, speech left without text red), RTFs below.
 
     `result` is a ``longform.LongformResult`` (or anything with ``.chunks``), or the chunks themselves:
     ``ChunkRecord``s/dicts/a DataFrame with start_s, end_s and rtf (or compute_s), optionally text.
@@ -43,6 +43,7 @@ def plot_chunk_timeline(result: Any, title: str = "") -> Figure:
     fig, (ax_line, ax_rtf) = plt.subplots(2, 1, figsize=(12, 2.2 + 0.42 * n + 3.2), layout="constrained",
                                           height_ratios=[0.6 + 0.42 * n, 3.2])
     _draw_chunks(ax_line, spans, texts, color, duration)
+    _draw_uncovered(ax_line, getattr(result, "uncovered", None) or [])
     overall = getattr(result, "rtf", None)
     _draw_chunk_rtfs(ax_rtf, rtfs, None if overall is None else float(overall), color)
     fig.suptitle(title or f"Long audio, {method}")
@@ -94,6 +95,17 @@ def _draw_chunks(ax: Axes, spans: Sequence[tuple[float, float]], texts: Sequence
     ax.set_title(f"{n} chunks over {duration:.1f} s of audio" + (
         " (hatched: overlap with the previous chunk)" if overlapping
         else " (back to back: words at the cuts may be lost or garbled)"), loc="left")
+
+
+def _draw_uncovered(ax: Axes, uncovered: Sequence[Sequence[Any]]) -> None:
+    """Speech that no decoded text covers (``LongformResult.uncovered``), as red bands over every row."""
+    for i, (start, end, *_) in enumerate(uncovered):
+        ax.axvspan(float(start), float(end), color="red", alpha=0.35, lw=0, gid="uncovered",
+                   label="speech without text" if i == 0 else None)
+    if uncovered:
+        total = sum(float(end) - float(start) for start, end, *_ in uncovered)
+        ax.set_title(f"{ax.get_title(loc='left')}; red: {total:.1f} s of speech without text", loc="left")
+        ax.legend(loc="lower right", fontsize=9)
 
 
 def _draw_chunk_rtfs(ax: Axes, rtfs: Sequence[float], overall: float | None, color: str) -> None:

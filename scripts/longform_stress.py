@@ -1,0 +1,97 @@
+"""Measure the long-form methods on the stress set (issue 12): WER, dropped utterances, uncovered speech, wall time.
+
+    python scripts/longform_stress.py --model tiny.en --seeds 0,1,2,3 --json docs/benchmarks/stress-tiny.en.json
+
+Every method runs on every recording in one process, taking turns (round-robin per recording), after one
+warm-up on the first 8 s; the mixes are ``mixes.mixed_long_form(seed)`` with 10 dB SNR pink noise on odd seeds.
+WER is over all recordings together (errors / reference words), "dropped" counts reference clips whose words
+are ≥ 80 % deleted (``scoring.dropped_utterances``), "×" is the summed wall time over openai-whisper's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+from course_utils.decoding import transcribe_options
+from course_utils.engines import faster_whisper_model, faster_whisper_transcriber
+from course_utils.longform import transcribe_long, transcribe_overlapping, transcribe_vad
+from course_utils.mixes import STRESS_SEEDS, mixed_long_form
+from course_utils.models import load_model
+from course_utils.scoring import dropped_utterances, word_errors
+
+
+def methods(model: Any, batch_size: int, faster: bool) -> dict[str, Callable[[Any], str]]:
+    """name → audio-to-text function, sequential openai-whisper first."""
+    options = transcribe_options(model)
+    out: dict[str, Callable[[Any], str]] = {
+        "openai-whisper model.transcribe (sequential)": lambda a: model.transcribe(a, **options)["text"],
+        f"transcribe_long (batch {batch_size})": lambda a: transcribe_long(model, a, batch_size, verbose=False).text,
+        f"transcribe_vad (batch {batch_size})": lambda a: transcribe_vad(model, a, batch_size=batch_size,
+                                                                         verbose=False).text,
+        f"transcribe_overlapping (batch {batch_size})": lambda a: transcribe_overlapping(
+            model, a, batch_size=batch_size, verbose=False).text,
+    }
+    if faster:
+        language = None if model.is_multilingual else "en"
+        pipeline = faster_whisper_transcriber(faster_whisper_model(model, "float32"), language, batch_size)
+        out[f"faster-whisper BatchedInferencePipeline fp32 (batch {batch_size})"] = pipeline
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run and print the table; write JSON when asked."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--seeds", default=",".join(map(str, STRESS_SEEDS)))
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--no-faster-whisper", action="store_true")
+    parser.add_argument("--json", default="")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    model = load_model(args.model, device="cpu")
+    runs = methods(model, args.batch_size, not args.no_faster_whisper)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    mixes = {seed: mixed_long_form(seed, noise_snr_db=10.0 if seed % 2 else None) for seed in seeds}
+    for run in runs.values():  # warm-up, not timed
+        run(mixes[seeds[0]].audio[: 8 * 16000])
+    rows: dict[str, dict[str, Any]] = {name: {"wall_s": 0.0, "errors": 0, "words": 0, "dropped": 0, "per_seed": {}}
+                                       for name in runs}
+    for seed, mix in mixes.items():
+        for name, run in runs.items():
+            start = perf_counter()
+            text = run(mix.audio)
+            wall = perf_counter() - start
+            counts = word_errors(mix.reference, text)
+            dropped = dropped_utterances(mix.references, text)
+            row = rows[name]
+            row["wall_s"] += wall
+            row["errors"] += counts.errors
+            row["words"] += counts.reference_words
+            row["dropped"] += len(dropped)
+            row["per_seed"][seed] = {"wall_s": wall, "wer": counts.rate, "dropped": [mix.clip_ids[i] for i in dropped],
+                                     "audio_s": mix.duration_s}
+            print(f"seed {seed} {name:<60} {wall:7.2f} s  WER {100 * counts.rate:5.2f} %  dropped "
+                  f"{[mix.clip_ids[i] for i in dropped]}", flush=True)
+    base = rows[next(iter(rows))]["wall_s"]
+    print(f"\n{args.model}, seeds {seeds}, {sum(m.duration_s for m in mixes.values()):.0f} s of audio")
+    print("| method | wall s | × sequential | WER % | dropped utterances |\n|---|---:|---:|---:|---:|")
+    for name, row in rows.items():
+        row["wer"] = row["errors"] / row["words"]
+        row["ratio"] = row["wall_s"] / base
+        print(f"| {name} | {row['wall_s']:.2f} | {row['ratio']:.2f} | {100 * row['wer']:.2f} | {row['dropped']} |")
+    result = {"model": args.model, "seeds": seeds, "batch_size": args.batch_size, "command": " ".join(sys.argv),
+              "rows": rows}
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(result, handle, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    main()
