@@ -8,6 +8,7 @@ from whisper.audio import N_FFT, N_FRAMES
 
 from course_utils.corpus import jfk
 from course_utils.encoder_ctx import audio_ctx, ctx_for, encode_short
+from course_utils.longform.fast_decoding import fast_decoding
 from course_utils.models import load_model
 from course_utils.quantize import PARTS, RECOMMENDED, expand_parts, int8_layers, quantize
 from course_utils.scoring import wer
@@ -106,3 +107,17 @@ def test_short_encoder_window_keeps_the_jfk_transcript(model, clip_mel):
         short = whisper.decode(model, features, OPTIONS)
     full = whisper.decode(model, mel, OPTIONS)
     assert wer(reference, short.text) <= wer(reference, full.text) + 0.05
+
+
+def test_course_decoding_patch_uses_the_int8_logits(int8, clip_mel):
+    mel = clip_mel[0]
+    stock = whisper.decode(int8, mel, OPTIONS)
+    calls = []
+    hook = int8.decoder.logits_head.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        with fast_decoding(int8) as on:
+            fast = whisper.decode(int8, mel, OPTIONS)
+    finally:
+        hook.remove()
+    assert on, "the decoding speed-ups fell back on the int8 model"
+    assert calls and fast.tokens == stock.tokens
