@@ -15,12 +15,16 @@ Not for timestamps: Whisper's timestamp rules assume 30-s windows (``decode`` wi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
-from whisper.audio import N_FRAMES
+from whisper.audio import N_FRAMES, N_SAMPLES
+
+from .audio import SAMPLE_RATE, load_audio
+from .longform.engine import decode_windows, log_mel, progress, window_mel
 
 FRAMES_PER_POSITION = 2  # the encoder's second convolution has stride 2: 2 mel frames per position
 POSITIONS_PER_S = 50  # 100 mel frames per second
@@ -71,3 +75,47 @@ def encode_short(model: Any, mel: torch.Tensor, n_ctx: int) -> torch.Tensor:
     with audio_ctx(model, n_ctx):
         features = model.encoder(batch)
     return features[0] if single else features
+
+
+def transcribe_batch_short(
+    model: Any,
+    audios: Sequence[Any],
+    batch_size: int = 8,
+    language: str | None = None,
+    margin_s: float = DEFAULT_MARGIN_S,
+    verbose: bool = True,
+) -> list[str]:
+    """``longform.transcribe_batch`` with each batch's encoder window cut to its longest file + `margin_s`.
+
+    Files (≤ 30 s each) are sorted by length, so a batch's files are alike and the cut saves most of the
+    padding; texts come back in input order. Greedy, without timestamps, through the same decode path
+    (``longform.engine.decode_windows``) inside ``audio_ctx``. The language is detected on the first file
+    unless given.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if isinstance(audios, (str, np.ndarray)) or not len(audios):
+        raise ValueError("audios must be a non-empty list of arrays or paths (one per file)")
+    arrays = [load_audio(audio, sr=SAMPLE_RATE) for audio in audios]
+    too_long = [i for i, a in enumerate(arrays) if len(a) > N_SAMPLES]
+    if too_long:
+        raise ValueError(
+            f"file {too_long[0]} lasts {len(arrays[too_long[0]]) / SAMPLE_RATE:.1f} s, more than Whisper's 30-s "
+            "window; use course_utils.longform.transcribe_long for long recordings"
+        )
+    order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))
+    if language is None and model.is_multilingual:  # detect on the first file, as transcribe_batch does
+        order.remove(0)
+        order.insert(0, 0)
+    texts = [""] * len(arrays)
+    with progress(len(arrays), "batched (short encoder)", verbose) as bar:
+        for first in range(0, len(order), batch_size):
+            ids = order[first : first + batch_size]
+            n_ctx = ctx_for(max(len(arrays[i]) for i in ids) / SAMPLE_RATE, margin_s, model.dims.n_audio_ctx)
+            mels = [trim_mel(window_mel(log_mel(model, arrays[i]), 0, len(arrays[i])), n_ctx) for i in ids]
+            with audio_ctx(model, n_ctx):
+                decoded = decode_windows(model, mels, language, batch_size, bar)
+            language = language or decoded.language
+            for i, text in zip(ids, decoded.texts, strict=True):
+                texts[i] = text
+    return texts

@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 out, spent = decode_batched(models[spec], audios, args.batch, margin)
                 runs[(spec, margin)].append({"wall_s": time.perf_counter() - start, **spent})
                 texts[(spec, margin)] = out
+                score = corpus_wer(list(zip(refs, out, strict=True)))
+                print(f"  {spec} margin {margin}: {runs[(spec, margin)][-1]} WER {100 * score:.2f}", flush=True)
     reference_texts = texts[configs[0]]
     rows = []
     print("| weights | encoder context | wall s | encode s | decode s | WER % | files changed |")

@@ -7,7 +7,7 @@ from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
 from whisper.audio import N_FFT, N_FRAMES
 
 from course_utils.corpus import jfk
-from course_utils.encoder_ctx import audio_ctx, ctx_for, encode_short
+from course_utils.encoder_ctx import audio_ctx, ctx_for, encode_short, transcribe_batch_short
 from course_utils.longform.fast_decoding import fast_decoding
 from course_utils.models import load_model
 from course_utils.quantize import PARTS, RECOMMENDED, expand_parts, int8_layers, quantize
@@ -121,3 +121,14 @@ def test_course_decoding_patch_uses_the_int8_logits(int8, clip_mel):
         hook.remove()
     assert on, "the decoding speed-ups fell back on the int8 model"
     assert calls and fast.tokens == stock.tokens
+
+
+def test_batched_short_encoder_transcribes_every_file_in_order(model):
+    clip = jfk()
+    audio = clip.audio()
+    texts = transcribe_batch_short(model, [audio, audio[: 16000 * 4]], batch_size=2, language="en", verbose=False)
+    assert len(texts) == 2
+    assert wer(clip.transcript, texts[0]) <= 0.1
+    assert "fellow americans" in texts[1].lower()
+    with pytest.raises(ValueError, match="more than Whisper's 30-s"):
+        transcribe_batch_short(model, [audio.repeat(3)], verbose=False)
