@@ -23,6 +23,7 @@ from .corpus import get_clip
 from .decoding import default_device, language_code, transcribe_options
 from .decoding import device_of as _device_of
 from .decoding import model_name as _model_name
+from .encoder_ctx import transcribe_batch_short
 from .longform import transcribe_batch
 from .model_facts import describe_model
 from .models import load_model
@@ -324,6 +325,7 @@ def measure_throughput(
     verbose: bool = True,
     language: str | None = None,
     warmup: bool = True,
+    short_encoder: bool = False,
 ) -> Throughput:
     """Transcribe many files and report audio minutes per compute minute and files per second.
 
@@ -331,6 +333,8 @@ def measure_throughput(
     defaults. ``mode="batched"``: ``course_utils.longform.transcribe_batch``, which packs ≤ 30 s mel windows
     into batches of `batch_size` (one ``whisper.decode`` per batch). `audios` are arrays or paths, all
     decoded before the clock starts. With `warmup`, the first file is transcribed once untimed.
+    `short_encoder` (batched mode): each batch's encoder window is cut to its longest file plus a margin
+    (``encoder_ctx.transcribe_batch_short``, whisper.cpp's audio_ctx); pass a ``quantize``d model for int8.
     """
     if mode not in THROUGHPUT_MODES:
         raise ValueError(f"mode must be one of {THROUGHPUT_MODES}, got {mode!r}")
@@ -351,7 +355,8 @@ def measure_throughput(
             transcribe_options(model, language=language)  # same English-only check as sequential mode
 
         def transcribe_all(items: list[np.ndarray], show: bool) -> list[str]:
-            texts = transcribe_batch(model, items, batch_size=batch_size, language=language, verbose=show)
+            batch = transcribe_batch_short if short_encoder else transcribe_batch
+            texts = batch(model, items, batch_size=batch_size, language=language, verbose=show)
             return [str(text).strip() for text in texts]
 
     if warmup:

@@ -132,3 +132,16 @@ def test_batched_short_encoder_transcribes_every_file_in_order(model):
     assert "fellow americans" in texts[1].lower()
     with pytest.raises(ValueError, match="more than Whisper's 30-s"):
         transcribe_batch_short(model, [audio.repeat(3)], verbose=False)
+
+
+def test_measure_throughput_routes_short_encoder_to_the_short_batch(model, monkeypatch):
+    import course_utils.evaluation as evaluation
+
+    seen = []
+    monkeypatch.setattr(
+        evaluation, "transcribe_batch_short", lambda m, items, **kw: seen.append(kw) or ["x"] * len(items)
+    )
+    result = evaluation.measure_throughput(
+        model, [jfk().audio()], mode="batched", batch_size=4, short_encoder=True, warmup=False, verbose=False
+    )
+    assert result.texts == ["x"] and seen and seen[0]["batch_size"] == 4
