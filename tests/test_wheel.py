@@ -29,7 +29,7 @@ from course_utils.grading import HELD_OUT_IDS
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "19_asr_with_whisper.ipynb"
 QUICK = ["-p", "QUICK=True", "-p", "COMPARE_MODELS=['tiny.en']"]  # the short run; one model in the comparison
-LESSON_TIMEOUT_S = 1500  # ~2 min on 2 idle cores; much more when the machine is shared
+LESSON_TIMEOUT_S = 2400  # ~2 min on 2 idle cores; 18 min measured on a 2-core machine at load average 18
 
 pytestmark = pytest.mark.slow
 
