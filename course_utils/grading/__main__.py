@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (no memory limit on cuda)")
     parser.add_argument("--full", action="store_true", help="run the notebooks' demo cells with QUICK = False")
     parser.add_argument("--feedback", type=Path, default=None, help="feedback folder (default: feedback/ by the CSV)")
-    parser.add_argument("--workdir", type=Path, default=None, help="where to stage the sandboxes (default: a new folder in /var/tmp)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where to stage the sandboxes (default: a new folder in /var/tmp)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the staged sandbox for debugging")
     parser.add_argument("--scheduler", default=None,
                         help="grade on this Dask cluster (tcp://HOST:8786; see docs/instructors.md); default: here")
