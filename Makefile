@@ -71,3 +71,4 @@ clean:
 	rm -rf build .pytest_cache
 
 include mk/grading.mk
+include mk/gpu.mk
