@@ -77,20 +77,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--margins", default="full,0,1,2,4", help="seconds after the longest file, or 'full'")
     parser.add_argument("--int8", default="none,recommended", help="'none', 'recommended' or parts joined by +")
+    parser.add_argument(
+        "--configs", default="", help="weights:margin pairs instead of the product, e.g. none:full,recommended:2"
+    )
+    parser.add_argument("--limit", type=int, default=0, help="only the first N clips (0: all)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    clips = short_clips()
+    clips = short_clips()[: args.limit or None]
     audios = [c.audio() for c in clips]
     refs = [c.transcript for c in clips]
     base = load_model(args.model, device="cpu").eval()
     models = {}
-    for spec in args.int8.split(","):
+    pairs = [tuple(c.split(":")) for c in args.configs.split(",")] if args.configs else []
+    specs = list(dict.fromkeys(p[0] for p in pairs)) if pairs else args.int8.split(",")
+    for spec in specs:
         parts = () if spec == "none" else RECOMMENDED if spec == "recommended" else tuple(spec.split("+"))
         models[spec] = quantize(base, parts) if parts else base
     margins = [None if m == "full" else float(m) for m in args.margins.split(",")]
     configs = [(spec, m) for spec in models for m in margins]
+    if pairs:
+        configs = [(spec, None if m == "full" else float(m)) for spec, m in pairs]
     audio_s = sum(len(a) for a in audios) / 16000
     print(f"{args.model}: {len(clips)} clips, {audio_s:.1f} s, batch {args.batch}, {torch.get_num_threads()} threads")
     decode_batched(base, audios[:2], 2, None)  # warm-up

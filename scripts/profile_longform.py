@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from course_utils import longform
+from course_utils.engines import faster_whisper_model, faster_whisper_transcriber
 from course_utils.mixes import english_long_form
 from course_utils.models import load_model
 from course_utils.quantize import RECOMMENDED, expand_parts, quantize
@@ -33,8 +34,19 @@ from profile_quantize import Contention  # noqa: E402  (sibling script: same con
 STAGES = ("vad_s", "mel_s", "encode_s", "decode_s", "merge_s", "recover_s")
 
 
+class TextOnly:
+    """A faster-whisper transcript in the shape of a LongformResult (text, empty profile)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.profile = text, {}
+
+
 def run(method: str, model: Any, audio: Any, batch: int) -> tuple[Any, float, float]:
-    """(result, wall seconds, CPU seconds of this process) of one long-form call."""
+    """(result, wall seconds, CPU seconds of this process) of one long-form call (`model` may be a callable)."""
+    if callable(model) and not isinstance(model, torch.nn.Module):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = TextOnly(model(audio))
+        return result, time.perf_counter() - wall, time.process_time() - cpu
     fn = {
         "vad": longform.transcribe_vad,
         "overlapping": longform.transcribe_overlapping,
@@ -54,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--int8", default="recommended", help="'recommended' or parts joined by +, e.g. encoder+logits")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--faster-whisper", action="store_true", help="add faster-whisper int8 batched, same weights")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.threads:
@@ -61,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     passage = english_long_form()
     model = load_model(args.model, device="cpu")
     parts = RECOMMENDED if args.int8 == "recommended" else expand_parts(args.int8.split("+"))
-    variants = {"fp32": model, f"int8 {'+'.join(parts)}": quantize(model, parts)}
+    variants: dict[str, Any] = {"fp32": model, f"int8 {'+'.join(parts)}": quantize(model, parts)}
+    if args.faster_whisper:
+        fw = faster_whisper_model(model, "int8", "cpu", torch.get_num_threads())
+        variants[f"faster-whisper int8 batched ({args.batch})"] = faster_whisper_transcriber(fw, "en", args.batch)
     for variant in variants.values():  # warm-up on the first 8 s
         run(args.method, variant, passage.audio[: 8 * 16000], args.batch)
     runs: dict[str, list[tuple[Any, float, float]]] = {name: [] for name in variants}
