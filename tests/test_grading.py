@@ -190,6 +190,9 @@ def test_channel_attacks_end_fast_and_get_nothing(graded):
 def test_nothing_is_left_in_dev_shm_or_tmp(graded):
     assert "wrote 300 MB to /dev/shm" in _log(graded, "dev_shm")  # it could write: to its own private tmpfs
     assert not [path for pattern in LEAKS for path in glob.glob(pattern)]
+    assert "System V shared memory segment: -1" not in _log(graded, "dev_shm")  # it got one: in its own IPC space
+    keys = [line.split()[0] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    assert str(0x5EED) not in keys, "a System V segment outlived the submission"
     assert not list(graded["workdir"].glob("work-*")) and not list(graded["workdir"].glob("spec-*"))
 
 

@@ -70,7 +70,7 @@ _METADATA_SYSCALLS = {
     "aarch64": (0xC00000B7, [5, 6, 7, 14, 15, 16, 52, 53, 54, 55, 88, 452, 463, 466]),
 }  # fmt: skip
 
-_CLONE_NEWNS = 0x00020000
+_CLONE_NEWNS, _CLONE_NEWIPC = 0x00020000, 0x08000000
 _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
 
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
@@ -243,13 +243,18 @@ def blocked_ancestors(paths: list[str]) -> dict[str, list[str]] | None:
     return {folder: sorted(children) for folder, children in closed.items()}
 
 
-def enter_private_namespace() -> None:
-    """Root only: a mount namespace of our own; mounts made now are seen by this process tree only and vanish
-    with its last process."""
+def enter_private_namespace() -> str:
+    """Root only: mount and IPC namespaces of our own; mounts, System V shared memory and POSIX message queues
+    made now are seen by this process tree only and vanish with its last process. Returns what was entered."""
     if _libc is None:
         raise OSError(38, "mount namespaces need Linux")
-    _check(_libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    if _libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC) == 0:
+        entered = "private mount and IPC namespaces (System V shared memory, message queues)"
+    else:
+        _check(_libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        entered = "private mount namespace (IPC namespace refused: System V shared memory is shared)"
     _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+    return entered
 
 
 def private_tmpfs(folders: list[str], keep: list[str], size_mb: int) -> str:

@@ -60,7 +60,7 @@ class ExerciseScore:
             return ""
         if self.outcome != "ok":
             return f"{self.outcome}{': ' + self.problem if self.problem and self.outcome != 'not implemented' else ''}"
-        lost = [c.detail for c in self.checks if c.points < c.max_points]
+        lost = list(dict.fromkeys(c.detail for c in self.checks if c.points < c.max_points))
         return "; ".join(lost[:2])
 
 

@@ -57,7 +57,7 @@ def private_mounts(spec: dict) -> list[str]:
     notes: list[str] = []
     policy = spec["policy"]
     try:
-        lockdown.enter_private_namespace()
+        notes.append(lockdown.enter_private_namespace())
     except OSError as error:
         if spec["expose"]:  # a fresh uid could not reach the Python: keep uid 0 without capabilities
             policy["uid"] = None
