@@ -72,21 +72,23 @@ def test_model_bin_round_trip_is_byte_identical(ct2_dir: Path, tmp_path: Path) -
     assert (tmp_path / "again.bin").read_bytes() == (ct2_dir / "model.bin").read_bytes()
 
 
-def test_pack_expand_keeps_layout_and_bounds_the_error(ct2_dir: Path, tmp_path: Path) -> None:
-    summary = gpu_weights.pack(ct2_dir, tmp_path / "w.npz")
-    assert summary["int8"] == 3  # embeddings, linear, zeros; not conv1 (240 inputs), bias or head count
+@pytest.mark.parametrize("group", [0, 64])
+def test_pack_expand_keeps_layout_and_bounds_the_error(ct2_dir: Path, tmp_path: Path, group: int) -> None:
+    summary = gpu_weights.pack(ct2_dir, tmp_path / "w.npz", group=group)
+    # embeddings, linear, zeros (+ conv1 per row; its 240 inputs make no whole groups of 64); never bias or heads
+    assert summary["int8"] == (4 if group == 0 else 3)
     out = gpu_weights.expand(tmp_path / "w.npz", tmp_path / "out")
     _, original = gpu_weights.read_model_bin(ct2_dir / "model.bin")
     header, back = gpu_weights.read_model_bin(out / "model.bin")
     assert list(back) == list(original) and header["spec"] == "WhisperSpec" and header["revision"] == 3
     for name, array in original.items():
         assert back[name].dtype == array.dtype and back[name].shape == array.shape
-        if array.dtype != np.float16 or "conv1" in name or array.ndim == 1:
+        if array.dtype != np.float16 or ("conv1" in name and group) or array.ndim == 1:
             assert np.array_equal(back[name], array), name  # carried as stored
     w, q = original["encoder/layer_0/ffn/linear_0/weight"].astype(np.float32), back[
         "encoder/layer_0/ffn/linear_0/weight"].astype(np.float32)
-    groups = np.abs(w).reshape(64, -1, gpu_weights.GROUP).max(axis=2)
-    step = np.repeat(groups / 127, gpu_weights.GROUP, axis=1)  # one int8 step of each group's scale
+    size = group or w.shape[1]
+    step = np.repeat(np.abs(w).reshape(64, -1, size).max(axis=2) / 127, size, axis=1)  # one step of each scale
     assert np.all(np.abs(q - w) <= step * 0.5 + np.abs(w) * 2**-10 + 1e-7)
     assert np.abs(q - w).max() > 0  # it really was quantised
     assert not back["zeros/weight"].any()
