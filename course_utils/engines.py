@@ -17,6 +17,7 @@ import torch
 
 from . import display as show
 from .decoding import transcribe_options
+from .quantize import quantize
 from .scoring import error_rate
 from .timing import timed_call
 
@@ -84,12 +85,14 @@ def _device(model: Any) -> str:
 
 
 def compare_inference_options(model: Any, audio: np.ndarray, reference: str | None = None, repeats: int = 1,
-                              language: str | None = None, faster_whisper: bool | None = None) -> list[EngineRun]:
+                              language: str | None = None, faster_whisper: bool | None = None,
+                              int8: bool = False) -> list[EngineRun]:
     """Time the model's engine/precision options on one recording (warm-up excluded, CUDA synchronised).
 
     GPU: openai-whisper FP32 and FP16, faster-whisper FP16 and int8. CPU: openai-whisper with all threads
     and with one, faster-whisper FP32 and int8. The first row is the baseline of every speed-up.
     ``faster_whisper=None`` adds its rows when it is installed and says "not installed" (a warning) otherwise.
+    ``int8=True`` (CPU) adds openai-whisper with its own weights in int8 (``course_utils.quantize``).
     """
     if faster_whisper is None:
         faster_whisper = importlib.util.find_spec("faster_whisper") is not None
@@ -101,14 +104,14 @@ def compare_inference_options(model: Any, audio: np.ndarray, reference: str | No
     threads = torch.get_num_threads()
     runs: list[tuple[str, str, str, int, Any]] = []
 
-    def whisper_run(fp16: bool, n_threads: int):
+    def whisper_run(fp16: bool, n_threads: int, runner: Any = model):
         options = transcribe_options(model, fp16=fp16, language=language)
 
         def run(samples: np.ndarray) -> str:
             previous = torch.get_num_threads()
             torch.set_num_threads(n_threads)
             try:
-                return model.transcribe(samples, **options)["text"].strip()
+                return runner.transcribe(samples, **options)["text"].strip()
             finally:
                 torch.set_num_threads(previous)
 
@@ -123,7 +126,13 @@ def compare_inference_options(model: Any, audio: np.ndarray, reference: str | No
                   whisper_run(False, threads))]
         if threads > 1:
             runs.append(("openai-whisper FP32, 1 thread", "openai-whisper", "fp32", 1, whisper_run(False, 1)))
+        if int8:
+            runs.append((f"openai-whisper INT8, {threads} threads", "openai-whisper", "int8", threads,
+                         whisper_run(False, threads, quantize(model))))
         fw_types = [("float32", "fp32"), ("int8", "int8")]
+    if int8 and device.startswith("cuda"):
+        warnings.warn("int8 for openai-whisper runs on CPU only (course_utils.quantize): its row is left out",
+                      stacklevel=2)
     if faster_whisper:
         for compute_type, precision in fw_types:
             transcriber = faster_whisper_transcriber(faster_whisper_model(model, compute_type), language)

@@ -145,3 +145,20 @@ def test_measure_throughput_routes_short_encoder_to_the_short_batch(model, monke
         model, [jfk().audio()], mode="batched", batch_size=4, short_encoder=True, warmup=False, verbose=False
     )
     assert result.texts == ["x"] and seen and seen[0]["batch_size"] == 4
+
+
+def test_precision_comparison_has_an_int8_openai_whisper_row(model, monkeypatch):
+    from course_utils import engines
+
+    monkeypatch.setattr(engines, "timed_call", lambda run, audio, **kw: (_FakeTiming(), run(audio)))
+    audio = jfk().audio()[: 16000 * 4]
+    rows = engines.compare_inference_options(
+        model, audio, "and so my fellow americans", faster_whisper=False, int8=True
+    )
+    int8_rows = [row for row in rows if row.precision == "int8" and row.engine == "openai-whisper"]
+    assert len(int8_rows) == 1 and "fellow americans" in int8_rows[0].text.lower()
+
+
+class _FakeTiming:
+    compute_s = 1.0
+    rtf = 0.25
