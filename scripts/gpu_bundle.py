@@ -67,7 +67,8 @@ wrapt xarray xxhash yarl zipp
 IMAGE_PINS = {"numpy": "2.5.2", "tiktoken": "0.14.0",  # not torch: its CUDA wheels need not resolve here
               "onnxruntime": "1.30.0", "huggingface-hub": "1.33.0", "tokenizers": "0.23.2"}
 
-EXTRA_ROOTS = ["nbval", "papermill"]  # what gpu_check.sh itself runs (pytest is on the machine)
+EXTRA_ROOTS = ["nbval", "papermill",  # what gpu_check.sh itself runs (pytest is on the machine)
+               "onnxruntime"]  # on the machine: silero-vad runs its fast ONNX model with it (TorchScript is slow)
 # Not carried, with the reason; the lesson and the check say "not installed" for these.
 NOT_CARRIED = {
     "faster-whisper": "ctranslate2 (43 MB) + av (35 MB) alone exceed the 64 MiB a call carries",
