@@ -32,7 +32,7 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "19_asr_with_whisper.ipynb"
 QUICK_PARAMETERS = {"QUICK": True, "COMPARE_MODELS": ["tiny.en"]}  # as in tests/test_wheel.py
-RUN_TIMEOUT_S = 1200  # all cells, QUICK (a few minutes on 2 idle cores); --timeout to change
+RUN_TIMEOUT_S = 1800  # all cells, QUICK: a few minutes on 2 idle cores, 20 min measured at load average 21; --timeout
 TRANSCRIBE_TIMEOUT_S = 180
 VIEWPORT = {"width": 1400, "height": 1000}
 
