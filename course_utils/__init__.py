@@ -78,6 +78,7 @@ from .plots import (
     plot_waveform_and_mel,
     plot_word_timeline,
 )
+from .quantize import quantize
 from .scoring import ErrorCounts, cer, corpus_cer, corpus_wer, error_rate, normalize_text, wer
 from .timing import (
     CpuUse,
@@ -117,4 +118,5 @@ __all__ = [
     "transcribe_chunked", "transcribe_overlapping", "transcribe_vad", "transcribe_long", "mixed_long_form",
     "ModelComparison", "compare_models",
     "method_table", "timed_call", "model_size_table", "runtime_info", "comparison_models",
+    "quantize",
 ]
