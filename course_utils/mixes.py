@@ -112,6 +112,7 @@ def lj_passage(max_duration_s: float | None = None, gap_s: float = 0.5, corpus: 
 
 STRESS_SEEDS = (0, 1, 2, 3, 4, 5)  # the public stress set: mixed_long_form(seed) for these seeds
 SHORT_CLIP_S = 5.0  # clips shorter than this are placed between longer ones
+TARGET_RMS = 0.05  # every clip is first brought to this level (about -26 dBFS), then given its random gain
 
 
 def _family(clip_id: str) -> str:
@@ -162,10 +163,11 @@ def mixed_long_form(
     English clips with transcripts from every source of the corpus (FLEURS, LibriSpeech, LJ Speech, JFK,
     CMU Arctic, Open Speech Repository, ...; one recording per transcript), at least one per source and then
     random others up to `duration_s`, in random order with the short clips (< 5 s) between longer ones, each
-    at a random gain in `gain_db` (never clipped), separated by random gaps of `gap_s` seconds. With
-    `noise_snr_db`, pink background noise is added at that signal-to-noise ratio (speech power over noise
-    power, speech measured inside the clips). ``boundaries_s`` and ``references`` give each clip's place and
-    transcript, e.g. for ``scoring.dropped_utterances``. The same seed gives the same recording.
+    brought to one level (TARGET_RMS) and then given a random gain in `gain_db` (never clipped), separated
+    by random gaps of `gap_s` seconds. With `noise_snr_db`, pink background noise is added at that
+    signal-to-noise ratio (speech power over noise power, speech measured inside the clips).
+    ``boundaries_s`` and ``references`` give each clip's place and transcript, e.g. for
+    ``scoring.dropped_utterances``. The same seed gives the same recording.
     """
     corpus = default_corpus() if corpus is None else corpus
     rng = np.random.default_rng(seed)
@@ -184,8 +186,9 @@ def mixed_long_form(
     length = 0
     for clip in _stress_order(clips, duration_s, rng):
         audio = clip.audio()
+        level = float(np.sqrt(np.mean(audio**2))) or 1.0  # corpora differ by 40 dB: level them first
         peak = float(np.max(np.abs(audio))) or 1.0
-        gain = min(10 ** (rng.uniform(*gain_db) / 20), 0.99 / peak)
+        gain = min(TARGET_RMS / level * 10 ** (rng.uniform(*gain_db) / 20), 0.99 / peak)
         if pieces:
             gap = np.zeros(round(rng.uniform(*gap_s) * SAMPLE_RATE), dtype=np.float32)
             pieces.append(gap)

@@ -52,10 +52,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--no-faster-whisper", action="store_true")
     parser.add_argument("--json", default="")
+    parser.add_argument("--only", default="", help="comma-separated words: keep the methods whose name has one")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     model = load_model(args.model, device="cpu")
     runs = methods(model, args.batch_size, not args.no_faster_whisper)
+    if args.only:
+        words = args.only.split(",")
+        runs = {name: run for i, (name, run) in enumerate(runs.items()) if i == 0 or any(w in name for w in words)}
     seeds = [int(s) for s in args.seeds.split(",")]
     mixes = {seed: mixed_long_form(seed, noise_snr_db=10.0 if seed % 2 else None) for seed in seeds}
     for run in runs.values():  # warm-up, not timed

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import matplotlib
 
+from ..mixes import STRESS_SEEDS
 from .longform import cmd_longform
 from .runs import Clock
 from .throughput import cmd_throughput
@@ -28,6 +29,14 @@ def _batch_sizes(text: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--batch-sizes must be integers >= 1 like 1,4,8, got {text!r}")
     return sizes
+
+
+def _seeds(text: str) -> list[int]:
+    """'0,1,2' → [0, 1, 2]."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--seeds must be integers like 0,1,2, got {text!r}") from error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "--quick", action="store_true", help="≈47 s of audio instead of ≈255 s (smoke test)"
             )
             p.add_argument("--no-faster-whisper", action="store_true", help="skip the faster-whisper rows")
+            p.add_argument("--stress", action="store_true",
+                           help="the stress set (mixes.mixed_long_form per seed) instead of the English long form")
+            p.add_argument("--seeds", type=_seeds, default=list(STRESS_SEEDS),
+                           help="stress-set seeds, comma-separated (default: mixes.STRESS_SEEDS)")
         else:
             p.add_argument("--files", type=int, default=20, help="number of short files (default 20)")
     return parser

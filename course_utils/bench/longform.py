@@ -16,14 +16,14 @@ from .. import longform
 from ..audio import SAMPLE_RATE
 from ..decoding import default_device, transcribe_options
 from ..engines import faster_whisper_model, faster_whisper_transcriber
-from ..mixes import english_long_form, long_form
+from ..mixes import STRESS_SEEDS, LongForm, english_long_form, long_form, mixed_long_form
 from ..models import load_model
-from ..scoring import wer
+from ..scoring import dropped_utterances, normalize_text, wer
 from . import report
 from .runs import Clock, Run, median_run, round_robin
 
 __all__ = ["SEQUENTIAL", "Row", "run_longform", "check_targets", "format_table", "markdown_table", "plot_rows",
-           "faster_whisper_runs", "benchmark_audio", "cmd_longform"]
+           "faster_whisper_runs", "benchmark_audio", "stress_set", "combine_rows", "cmd_longform"]
 
 SEQUENTIAL = "openai-whisper model.transcribe (sequential)"
 
@@ -43,6 +43,7 @@ class Row:
     contended: bool = False  # other programs used more than Clock.max_other_cores during the run
     runs_s: list[float] = field(default_factory=list)
     windows: int = 0  # 30-second windows decoded (course_utils methods)
+    dropped: int | None = None  # reference clips with ≥ 80 % of their words deleted (scoring.dropped_utterances)
     profile: dict[str, float] = field(default_factory=dict)
     text: str = field(default="", repr=False)
 
@@ -51,7 +52,8 @@ class Row:
         return asdict(self)
 
 
-def _row(method: str, family: str, runs: Sequence[Run], audio: np.ndarray, reference: str, clock: Clock) -> Row:
+def _row(method: str, family: str, runs: Sequence[Run], audio: np.ndarray, reference: str, clock: Clock,
+         references: Sequence[str] = ()) -> Row:
     """One method's row from its timed runs: median time, that run's text scored against `reference`."""
     median = median_run(runs)
     output = median.output
@@ -67,6 +69,7 @@ def _row(method: str, family: str, runs: Sequence[Run], audio: np.ndarray, refer
         contended=median.other_cores > clock.max_other_cores,
         runs_s=[r.compute_s for r in runs],
         text=text,
+        dropped=len(dropped_utterances(references, text)) if references else None,
     )
     if isinstance(output, longform.LongformResult):
         row.windows = len(output.chunks)
@@ -107,6 +110,9 @@ def _methods(model: Any, batch_sizes: Sequence[int], faster_whisper: bool) -> li
     methods += [(f"course_utils transcribe_vad (batch {b})", "course_utils",
                  lambda a, b=b: longform.transcribe_vad(model, a, batch_size=b, verbose=False))
                 for b in batch_sizes]
+    methods += [(f"course_utils transcribe_long (batch {b})", "course_utils",
+                 lambda a, b=b: longform.transcribe_long(model, a, batch_size=b, verbose=False))
+                for b in batch_sizes]
     if faster_whisper:
         language = None if model.is_multilingual else "en"
         methods += [(name, "faster-whisper", run)
@@ -122,13 +128,38 @@ def run_longform(
     clock: Clock | None = None,
     faster_whisper: bool = True,
     verbose: bool = True,
+    references: Sequence[str] = (),
 ) -> list[Row]:
-    """Time every long-form method on `audio` and score it against `reference`; rows in table order."""
+    """Time every long-form method on `audio` and score it against `reference`; rows in table order.
+
+    With `references` (each clip's transcript, in order) every row also counts the dropped utterances.
+    """
     clock = clock or Clock()
     methods = _methods(model, batch_sizes, faster_whisper)
     runs = round_robin([(name, run) for name, _, run in methods], audio, clock, verbose)
-    rows = [_row(name, family, done, audio, reference, clock)
+    rows = [_row(name, family, done, audio, reference, clock, references)
             for (name, family, _), done in zip(methods, runs, strict=True)]
+    for row in rows:
+        row.ratio = row.compute_s / rows[0].compute_s
+    return rows
+
+
+def combine_rows(per_recording: Sequence[Sequence[Row]], references: Sequence[str]) -> list[Row]:
+    """One row per method over several recordings: summed times and drops, WER over all reference words."""
+    words = [len(normalize_text(reference).split()) for reference in references]
+    rows = []
+    for same in zip(*per_recording, strict=True):
+        first = same[0]
+        compute_s = sum(r.compute_s for r in same)
+        audio_s = sum(r.compute_s / r.rtf for r in same if r.rtf)
+        drops = [r.dropped for r in same]
+        rows.append(Row(
+            method=first.method, family=first.family, compute_s=compute_s, rtf=compute_s / audio_s if audio_s else 0.0,
+            wer=sum(r.wer * n for r, n in zip(same, words, strict=True)) / sum(words),
+            cpu_per_wall=max(r.cpu_per_wall for r in same), other_cores=max(r.other_cores for r in same),
+            contended=any(r.contended for r in same), runs_s=[r.compute_s for r in same],
+            windows=sum(r.windows for r in same), dropped=None if None in drops else sum(drops),
+        ))
     for row in rows:
         row.ratio = row.compute_s / rows[0].compute_s
     return rows
@@ -175,13 +206,13 @@ def check_targets(rows: Sequence[Row]) -> list[dict[str, Any]]:
     return targets
 
 
-_HEADER = ("method", "wall s", "× seq", "RTF", "WER %", "windows", "others")
+_HEADER = ("method", "wall s", "× seq", "RTF", "WER %", "dropped", "windows", "others")
 
 
 def _cells(r: Row) -> tuple[str, ...]:
-    """One row's cells: method, seconds, ratio, RTF, WER %, windows, others' cores."""
+    """One row's cells: method, seconds, ratio, RTF, WER %, dropped utterances, windows, others' cores."""
     return (r.method, f"{r.compute_s:.2f}", f"{r.ratio:.2f}", f"{r.rtf:.3f}", f"{100 * r.wer:.2f}",
-            str(r.windows or ""), f"{r.other_cores:.2f}")
+            "" if r.dropped is None else str(r.dropped), str(r.windows or ""), f"{r.other_cores:.2f}")
 
 
 def format_table(rows: Sequence[Row]) -> str:
@@ -191,7 +222,8 @@ def format_table(rows: Sequence[Row]) -> str:
 
 def markdown_table(rows: Sequence[Row]) -> str:
     """The same table in Markdown."""
-    header = ("method", "wall s", "× openai-whisper seq", "RTF", "WER %", "windows", "other programs' cores")
+    header = ("method", "wall s", "× openai-whisper seq", "RTF", "WER %", "dropped utterances", "windows",
+              "other programs' cores")
     return report.markdown_rows(header, [_cells(r) for r in rows])
 
 
@@ -200,33 +232,41 @@ def plot_rows(rows: Sequence[Row], title: str, path: str) -> None:
     report.plot_method_rows(rows, title, path)
 
 
-def benchmark_audio(quick: bool) -> tuple[np.ndarray, str, list[str]]:
-    """(audio, reference, clip ids): the ≈255 s English long form, or its first ≈47 s with --quick."""
+def benchmark_audio(quick: bool) -> LongForm:
+    """The ≈255 s English long form, or its first ≈47 s with --quick."""
     full = english_long_form()
-    if not quick:
-        return full.audio, full.reference, full.clip_ids
-    short = long_form(full.clip_ids, max_duration_s=48)
-    return short.audio, short.reference, short.clip_ids
+    return long_form(full.clip_ids, max_duration_s=48) if quick else full
+
+
+def stress_set(seeds: Sequence[int] = STRESS_SEEDS, quick: bool = False) -> list[LongForm]:
+    """The stress set: ``mixed_long_form(seed)``, pink noise at 10 dB SNR on odd seeds (≈60 s each with quick)."""
+    return [mixed_long_form(seed, noise_snr_db=10.0 if seed % 2 else None, duration_s=60.0 if quick else 240.0)
+            for seed in seeds]
 
 
 def cmd_longform(args: argparse.Namespace, clock: Clock) -> dict[str, Any]:
     """`bench longform`: every long-form method on the same English recording."""
     device = args.device or default_device()
     model = load_model(args.model, device=device)
-    audio, reference, clip_ids = benchmark_audio(args.quick)
+    recordings = stress_set(args.seeds, args.quick) if args.stress else [benchmark_audio(args.quick)]
+    clip_ids = [clip for recording in recordings for clip in recording.clip_ids]
     info = report.machine_info(device)
-    duration = len(audio) / SAMPLE_RATE
-    print(f"long-form benchmark: {args.model} on {duration:.1f} s of English ({len(clip_ids)} clips)\n"
+    duration = sum(len(r.audio) for r in recordings) / SAMPLE_RATE
+    what = f"the stress set (seeds {', '.join(map(str, args.seeds))})" if args.stress else "English"
+    print(f"long-form benchmark: {args.model} on {duration:.1f} s of {what} ({len(clip_ids)} clips)\n"
           f"machine: {report.machine_line(info)}", file=sys.stderr, flush=True)
-    rows = run_longform(model, audio, reference, args.batch_sizes, clock, not args.no_faster_whisper)
+    per_recording = [run_longform(model, r.audio, r.reference, args.batch_sizes, clock, not args.no_faster_whisper,
+                                  references=r.references) for r in recordings]
+    rows = per_recording[0] if len(recordings) == 1 else combine_rows(per_recording, [r.reference for r in recordings])
     info["load_avg_1min_at_end"] = report.load_average()
     targets = check_targets(rows)
-    title = f"long form, {args.model}, {duration:.0f} s of English speech, {info['cpu cores']} cores, {device}"
+    title = f"long form, {args.model}, {duration:.0f} s of {what} speech, {info['cpu cores']} cores, {device}"
     print(f"\n{title}\n{report.machine_line(info)}\n\n{format_table(rows)}\n")
     for t in targets:
         print(f"[{'met' if t['met'] else 'MISSED'}] {t['target']}: {t['measured']}")
     result = {"benchmark": "longform", "model": args.model, "command": args.command_line, "machine": info,
-              "audio": {"duration_s": duration, "clips": clip_ids, "quick": args.quick},
+              "audio": {"duration_s": duration, "clips": clip_ids, "quick": args.quick,
+                        "stress_seeds": list(args.seeds) if args.stress else None},
               "rows": [r.to_dict() for r in rows], "targets": targets}
     if args.json:
         report.write_json(args.json, result)
