@@ -195,6 +195,8 @@ class Claims(dict):
                 return show.percent(value)
             if isinstance(value, dict):
                 return ", ".join(f"{k} {cell(v)}" for k, v in value.items())
+            if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+                return ", ".join(f"{name} {cell(rate)}" for name, rate in value)
             if isinstance(value, list):
                 return f"{len(value)} ({show.shorten(', '.join(map(str, value)), 60)})" if value else "0"
             return str(value)
@@ -214,7 +216,7 @@ def lesson_claims(hallucination: Findings, long_audio: Findings, models: Finding
         "recovered_words": numbers["recovered_words"],
         "naive_wer": round(numbers["naive_wer"], 4),
         "overlap_wer": round(numbers["overlap_wer"], 4),
-        "hard_wer": {r["model"]: round(r["wer"], 4) for r in models.numbers["models"]},
+        "hard_wer": [[r["model"], round(r["wer"], 4)] for r in models.numbers["models"]],  # pairs: JSON keeps order
     })
 
 
@@ -309,7 +311,7 @@ def claim_problems(claims: dict[str, Any], min_recovered: int = 2) -> list[str]:
                         f"(need ≥ {min_recovered}): {recovered}")
     if not claims.get("overlap_wer", 1.0) < claims.get("naive_wer", 0.0):
         problems.append(f"overlap WER {claims.get('overlap_wer')} is not below naive WER {claims.get('naive_wer')}")
-    wers = list(claims.get("hard_wer", {}).items())
+    wers = [tuple(pair) for pair in claims.get("hard_wer", [])]  # [model, WER] in COMPARE_MODELS order
     if len(wers) < 2:
         problems.append(f"need two models to compare on the hard clips, got {wers}")
     elif not wers[-1][1] < wers[0][1]:
