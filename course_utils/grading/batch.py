@@ -250,7 +250,7 @@ def make_pool(run: GradingRun, config: GradingConfig) -> Pool:
     """The local pool, or a Dask pool connected to `config.scheduler`."""
     if config.scheduler is None:
         return LocalPool(run, config)
-    from .cluster import DaskPool  # distributed is only needed for cluster runs
+    from .cluster import DaskPool  # local import: distributed is only needed for cluster runs
 
     return DaskPool(config.scheduler, run, config)
 

@@ -174,7 +174,7 @@ def run_exercises(task: dict, namespace: dict, models: dict, channel: Channel, l
                          message=f"not called after the first call failed ({failed})")  # fmt: skip
             continue
         failed = call(channel, namespace, "ex1", "detect_language", item, (lid_model, load(inputs / name)), timeout)
-    from course_utils.corpus import Clip
+    from course_utils.corpus import Clip  # local import: the child imports package code only after lockdown
 
     clips = [  # decoy labels, drawn independently of the truth: the report is checked against these
         Clip(id=f"clip_{i:03d}", path=inputs / name, language=label, duration_s=len(load(inputs / name)) / 16000,
@@ -199,8 +199,8 @@ def main(task: dict, result_fd: int, control_fd: int, isolation: list[str]) -> i
     try:
         import torch
 
-        from course_utils.audio import load_audio
-        from course_utils.models import load_model
+        from course_utils.audio import load_audio  # local import: after lockdown, in the child
+        from course_utils.models import load_model  # local import: after lockdown, in the child
 
         torch.set_num_threads(task["threads"])
         models = {"lid": load_model(task["lid_model"], task["device"]),

@@ -57,10 +57,10 @@ def compute_references(staged: StagedInputs, answers: Answers, model_name: str, 
                        ) -> References:  # fmt: skip
     """Run the reference implementations on exactly the audio the children get (a few seconds to a minute)."""
     # models and decoding pull in torch and whisper: imported here so the child's supervisor starts light
-    from ..decoding import transcribe_options
-    from ..longform import transcribe_chunked, transcribe_overlapping
-    from ..models import load_model
-    from ..scoring import normalize_text, wer
+    from ..decoding import transcribe_options  # local import: torch/whisper, see above
+    from ..longform import transcribe_chunked, transcribe_overlapping  # local import: torch/whisper, see above
+    from ..models import load_model  # local import: torch/whisper, see above
+    from ..scoring import normalize_text, wer  # local import: torch/whisper, see above
 
     lid_model = load_model(lid_model_name, device)
     predictions = [detect_language(lid_model, staged_audio(staged, name))[0] for name in staged.lid]

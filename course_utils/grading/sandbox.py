@@ -70,16 +70,15 @@ def _stage_models(names: list[str], dest: Path) -> dict[str, str]:
     ``dest/whisper``, so ``load_model`` finds the converted file (named by the weights' SHA256) instead of
     converting again, and cannot change it. Models from openai-whisper's download cache go to ``dest/xdg``.
     """
-    import whisper
-
-    from ..models import ct2_model_dir, prepare_offline_models, whisper_download_root
+    # local import: models pulls in torch and whisper, needed only when staging, not in the child's supervisor
+    from ..models import ct2_model_dir, official_names, prepare_offline_models, whisper_cache_path
 
     (dest / "ct2").mkdir(parents=True, exist_ok=True)
     (dest / "whisper").mkdir(parents=True, exist_ok=True)
     (dest / "xdg" / "whisper").mkdir(parents=True, exist_ok=True)
     for name in dict.fromkeys(names):
-        downloaded = whisper_download_root() / os.path.basename(whisper._MODELS.get(name, "/none"))
-        if downloaded.is_file():
+        downloaded = whisper_cache_path(name) if name in official_names() else None
+        if downloaded is not None and downloaded.is_file():
             shutil.copy2(downloaded, dest / "xdg" / "whisper" / downloaded.name)
             continue
         directory = ct2_model_dir(name)
@@ -87,7 +86,7 @@ def _stage_models(names: list[str], dest: Path) -> dict[str, str]:
         if directory is None or checkpoint is None:
             raise FileNotFoundError(
                 f"grading model {name!r} is not available offline; run `make install` (or "
-                f"`python -m course_utils.models prepare {name}`) on the grading machine first"
+                f"`python -m course_utils prepare {name}`) on the grading machine first"
             )
         shutil.copytree(directory, dest / "ct2" / name, copy_function=shutil.copy2, dirs_exist_ok=True)
         for path in (checkpoint, checkpoint.with_suffix(".sha256")):
@@ -97,7 +96,7 @@ def _stage_models(names: list[str], dest: Path) -> dict[str, str]:
 
 def _python_paths() -> list[str]:
     """Where the interpreter, its standard library and installed packages live (read + execute)."""
-    import course_utils
+    import course_utils  # local import: the package's own folder; importing it at the top would be a cycle
 
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
     paths |= {p for p in sys.path if p and "site-packages" in p and os.path.isdir(p)}

@@ -89,7 +89,7 @@ def child_main(spec_path: str) -> int:
         code = 70
         try:
             layers = notes + lockdown.lock_down(lockdown.Policy(**spec["policy"]))
-            from . import harness
+            from . import harness  # local import: the worker loads it after lockdown
 
             code = harness.main(spec["task"], spec["result_fd"], spec["control_fd"], layers)
         except BaseException:
