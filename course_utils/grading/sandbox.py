@@ -239,7 +239,7 @@ def run_submission(
         "chunk_s": staged.chunk_s, "overlap_s": staged.overlap_s, "batch_size": staged.batch_size,
     }  # fmt: skip
     spec = {"task": task, "result_fd": result_w, "control_fd": control_r, "workdir": str(work),
-            "expose": sandbox.expose if uid is not None else {}, "keep": [str(sandbox.base)],
+            "expose": sandbox.expose if uid is not None else {}, "keep": [str(sandbox.base), *sandbox.read_paths],
             "tmpfs_mb": limits.file_mb, "policy": _policy(sandbox, work, uid, limits, device).__dict__}  # fmt: skip
     spec_path = sandbox.base / f"spec-{work.name}.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
