@@ -19,7 +19,6 @@ import os
 import statistics
 import sys
 import time
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -27,9 +26,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import whisper
 
+from course_utils.longform.fast_decoding import fast_decoding
 from course_utils.models import load_model
 from course_utils.quantize import quantize
 
@@ -59,55 +58,13 @@ class Contention:
         self.other_cores = max(other, 0.0) / wall
 
 
-def contiguous_logits_forward(self: Any, x: torch.Tensor, xa: torch.Tensor, kv_cache: dict | None = None) -> Any:
-    """TextDecoder.forward as course_utils' patch runs it; int8 logits when the decoder has a logits_head."""
-    offset = next(iter(kv_cache.values())).shape[1] if kv_cache else 0
-    x = self.token_embedding(x) + self.positional_embedding[offset : offset + x.shape[-1]]
-    x = x.to(xa.dtype)
-    for block in self.blocks:
-        x = block(x, xa, mask=self.mask, kv_cache=kv_cache)
-    x = self.ln(x)
-    head = getattr(self, "logits_head", None)
-    if head is not None:
-        return head(x).float()
-    n_batch, n_ctx, n_state = x.shape
-    weight = self.token_embedding.weight.to(x.dtype)
-    return (weight @ x.reshape(n_batch * n_ctx, n_state).T).T.reshape(n_batch, n_ctx, -1).float()
-
-
-class ContiguousCross:
-    """Cross-attention over contiguous per-head keys/values (course_utils' decoding patch)."""
-
-    def __init__(self, module: Any) -> None:
-        self.module, self.source = module, None
-
-    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any = None) -> Any:
-        if mask is not None or q.shape[1] != 1:
-            return type(self.module).qkv_attention(self.module, q, k, v, mask)
-        n_batch, n_ctx, _ = k.shape
-        heads = self.module.n_head
-        if self.source is not k:
-            self.source = k
-            self.keys = k.view(n_batch, n_ctx, heads, -1).permute(0, 2, 1, 3).contiguous()
-            self.values = v.view(n_batch, n_ctx, heads, -1).permute(0, 2, 1, 3).contiguous()
-        query = q.view(n_batch, 1, heads, -1).permute(0, 2, 1, 3)
-        out = F.scaled_dot_product_attention(query, self.keys, self.values)
-        return out.permute(0, 2, 1, 3).flatten(start_dim=2), None
-
-
 @contextmanager
 def course_patch(model: Any) -> Iterator[None]:
-    """course_utils' decoding patch on this model inside the block (a copy kept here for a stable profile)."""
-    decoder = model.decoder
-    for block in decoder.blocks:
-        block.cross_attn.qkv_attention = ContiguousCross(block.cross_attn)
-    decoder.forward = types.MethodType(contiguous_logits_forward, decoder)
-    try:
+    """course_utils' decoding patch on this model inside the block (the package's own, verified at first use)."""
+    with fast_decoding(model) as patched:
+        if not patched:
+            raise RuntimeError("course_utils' decoding patch fell back on this model; see the warning above")
         yield
-    finally:
-        for block in decoder.blocks:
-            block.cross_attn.__dict__.pop("qkv_attention", None)
-        decoder.__dict__.pop("forward", None)
 
 
 CLOCK: dict[str, Callable[[], float]] = {"now": time.perf_counter}  # --clock cpu: this process's CPU time
