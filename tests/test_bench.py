@@ -110,8 +110,11 @@ def test_longform_cli_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     )
     assert code == 0
     data = json.loads(Path(f"{out}.json").read_text())
-    assert [r["method"] for r in data["rows"]][0] == bench.SEQUENTIAL and len(data["rows"]) == 4
-    assert all(r["wer"] < 0.15 for r in data["rows"])
+    methods = [r["method"] for r in data["rows"]]
+    assert methods[0] == bench.SEQUENTIAL and len(methods) == 5
+    assert any("transcribe_long" in m for m in methods) and any("transcribe_chunked" in m for m in methods)
+    # naive chunks may lose words at the cut (what the lesson teaches); every other method stays close
+    assert all(r["wer"] < (0.25 if "chunked" in r["method"] else 0.15) for r in data["rows"])
     assert int(data["machine"]["cpu cores"]) >= 1 and data["audio"]["duration_s"] > 40
     assert "| method |" in Path(f"{out}.md").read_text()
     assert Path(f"{out}.png").stat().st_size > 1000
@@ -129,7 +132,9 @@ def test_throughput_cli_and_faster_whisper_rows(tmp_path: Path) -> None:
     out = tmp_path / "tp.json"
     assert bench.main(["throughput", "--files", "3", "--batch-sizes", "3", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert [r["mode"] for r in data["rows"]] == ["sequential", "batched"] and data["ratio"] > 0
+    # on CPU the bench adds the int8 + short-encoder row (course_utils.quantize, encoder_ctx) after the two modes
+    modes = [r["mode"] for r in data["rows"]]
+    assert modes == ["sequential", "batched", "batched int8 + short encoder"] and data["ratio"] > 0
     assert all(r["wer"] < 0.2 for r in data["rows"])
     model = load_model("tiny.en", device="cpu")
     audio, reference = load_clip("jfk")
