@@ -12,7 +12,6 @@ Configurations take turns per round (interleaved) and the median time is reporte
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -30,9 +29,10 @@ from course_utils.grading import HELD_OUT_IDS
 from course_utils.models import load_model
 from course_utils.quantize import RECOMMENDED, quantize
 from course_utils.scoring import corpus_wer
+from course_utils.timing import watch_cpu
 
 sys.path.insert(0, str(Path(__file__).parent))
-from profile_quantize import Contention  # noqa: E402  (sibling script: same contention measure)
+from profile_quantize import write_json  # noqa: E402  (sibling script: the same JSON record)
 
 
 def short_clips(min_s: float = 5.0, max_s: float = 30.0) -> list[Any]:
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     decode_batched(base, audios[:2], 2, None)  # warm-up
     runs: dict[tuple, list[dict]] = {c: [] for c in configs}
     texts: dict[tuple, list[str]] = {}
-    with Contention() as busy:
+    with watch_cpu() as busy:
         for _ in range(args.rounds):
             for spec, margin in configs:
                 start = time.perf_counter()
@@ -137,19 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     print(f"other programs used {busy.other_cores:.2f} cores on average")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "model": args.model,
-                    "clips": [c.id for c in clips],
-                    "refs": refs,
-                    "other_cores": busy.other_cores,
-                    "rows": rows,
-                },
-                indent=1,
-            )
-        )
+    write_json(args.json, busy, model=args.model, clips=[c.id for c in clips], refs=refs, rows=rows)
     return 0
 
 

@@ -12,7 +12,6 @@ used meanwhile (/proc/stat).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -27,9 +26,10 @@ from course_utils.mixes import english_long_form
 from course_utils.models import load_model
 from course_utils.quantize import RECOMMENDED, expand_parts, quantize
 from course_utils.scoring import wer
+from course_utils.timing import watch_cpu
 
 sys.path.insert(0, str(Path(__file__).parent))
-from profile_quantize import Contention  # noqa: E402  (sibling script: same contention measure)
+from profile_quantize import write_json  # noqa: E402  (sibling script: the same JSON record)
 
 STAGES = ("vad_s", "mel_s", "encode_s", "decode_s", "merge_s", "recover_s")
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in variants.values():  # warm-up on the first 8 s
         run(args.method, variant, passage.audio[: 8 * 16000], args.batch)
     runs: dict[str, list[tuple[Any, float, float]]] = {name: [] for name in variants}
-    with Contention() as busy:
+    with watch_cpu() as busy:
         for _ in range(args.rounds):
             for name, variant in variants.items():
                 runs[name].append(run(args.method, variant, passage.audio, args.batch))
@@ -111,19 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     print(f"other programs used {busy.other_cores:.2f} cores on average")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "model": args.model,
-                    "method": args.method,
-                    "batch": args.batch,
-                    "other_cores": busy.other_cores,
-                    "rows": rows,
-                },
-                indent=1,
-            )
-        )
+    write_json(args.json, busy, model=args.model, method=args.method, batch=args.batch, rows=rows)
     return 0
 
 

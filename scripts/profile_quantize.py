@@ -31,31 +31,13 @@ import whisper
 from course_utils.longform.fast_decoding import fast_decoding
 from course_utils.models import load_model
 from course_utils.quantize import quantize
+from course_utils.timing import watch_cpu
 
 
-def busy_seconds() -> float:
-    """CPU seconds all programs have used since boot, all cores together (/proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def own_seconds() -> float:
-    """CPU seconds this process has used."""
-    t = os.times()
-    return t.user + t.system
-
-
-class Contention:
-    """Cores other programs used on average between start() and stop()."""
-
-    def __enter__(self) -> Contention:
-        self.wall, self.busy, self.own = time.perf_counter(), busy_seconds(), own_seconds()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        wall = time.perf_counter() - self.wall
-        other = (busy_seconds() - self.busy) - (own_seconds() - self.own)
-        self.other_cores = max(other, 0.0) / wall
+def write_json(path: Path | None, busy: Any, **fields: Any) -> None:
+    """The profile's rows and settings as JSON, with how many cores other programs used meanwhile."""
+    if path is not None:
+        path.write_text(json.dumps({**fields, "other_cores": busy.other_cores}, indent=1))
 
 
 @contextmanager
@@ -180,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.model}: {args.clock} clock, torch {torch.__version__}, {torch.get_num_threads()} threads, engine "
         f"{torch.backends.quantized.engine}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
     )
-    with torch.inference_mode(), Contention() as busy:
+    with torch.inference_mode(), watch_cpu() as busy:
         if args.only != "decoder":
             encoders = {k: encoder_timer(v, mel) for k, v in variants.items() if k.startswith(("fp32", "int8 enc"))}
             rows += report("encoder forward, one 30-s window", interleave(encoders, args.rounds), "fp32")
@@ -195,19 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             title = f"decoder step, batch {batch} (kv cache 40 tokens)"
             rows += report(title, interleave(steps, args.rounds), "fp32 + course patch", 1000, "ms")
     print(f"\nother programs used {busy.other_cores:.2f} cores on average during the measurement")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "model": args.model,
-                    "threads": torch.get_num_threads(),
-                    "clock": args.clock,
-                    "other_cores": busy.other_cores,
-                    "rows": rows,
-                },
-                indent=1,
-            )
-        )
+    write_json(args.json, busy, model=args.model, threads=torch.get_num_threads(), clock=args.clock, rows=rows)
     return 0
 
 
