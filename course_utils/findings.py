@@ -231,8 +231,9 @@ def claims_of(outputs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 # --- production considerations ------------------------------------------------------------------------------
 
-# docs/benchmarks.md: idle 2-core AMD EPYC (Zen 4), 254.5 s of English long form (LibriSpeech + LJ Speech),
-# greedy decoding, median of 3 rounds: (model, method, precision, RTF, WER)
+# docs/benchmarks.md, round 1's decode path (commit 86d5889; stale for the VAD rows since issue 12's timestamped
+# decoding): idle 2-core AMD EPYC (Zen 4), 254.5 s of English long form, greedy, median of 3 rounds:
+# (model, method, precision, RTF, WER)
 BENCHMARK_ROWS = (
     ("tiny.en", "openai-whisper transcribe (sequential)", "fp32", 0.080, 0.0522),
     ("tiny.en", "VAD windows, batch 16", "fp32", 0.023, 0.0538),
@@ -269,7 +270,7 @@ def production_table(comparison: Sequence[Any], model: str, device: str, long: A
     for row in rows:
         row["source"] = "this run"
     rows += [{"model": name, "device": "cpu (2 cores)", "method": method, "precision": precision,
-              "audio": "long form, 254.5 s", "RTF": rtf, "WER": wer, "source": "docs/benchmarks.md"}
+              "audio": "long form, 254.5 s", "RTF": rtf, "WER": wer, "source": "docs/benchmarks.md (round 1, idle)"}
              for name, method, precision, rtf, wer in BENCHMARK_ROWS]
     for row in rows:
         row["weights MB"] = _weights_mb(params.get(row["model"]), row["precision"])
