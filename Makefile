@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: install
-	$(PY) -m ruff check course_utils tests
+	$(PY) -m ruff check course_utils tests scripts
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The notebooks ask for the `python3` kernel: register this venv's python under that name inside the venv and
@@ -65,7 +65,7 @@ bench: install
 	done; done
 
 lint: install
-	$(PY) -m ruff check course_utils tests
+	$(PY) -m ruff check course_utils tests scripts
 
 clean:
 	rm -rf build .pytest_cache
