@@ -93,7 +93,7 @@ step install 120 do_install || ok=1
 if ((ok == 0)); then
   step env 60 "$PY" scripts/gpu_report.py env "$DEVICE" "$OUT/env.json" || ok=1
   step "lesson QUICK under nbval" 240 do_lesson || ok=1
-  step "FP32 vs FP16" 90 "$PY" scripts/gpu_report.py precision "$DEVICE" "$QUICK" "$OUT/precision.json" || ok=1
+  step "FP32 vs FP16" 120 "$PY" scripts/gpu_report.py precision "$DEVICE" "$QUICK" "$OUT/precision.json" || ok=1
   step "long-form bench" 150 do_longform || ok=1
 fi
 if [ "${GPU_CHECK_GUARD:-0}" = 1 ] && [ -s "$WORK/guard.log" ]; then

@@ -3,7 +3,7 @@
 Uses only the package's public entry points (``import course_utils as cu``), so it survives refactoring.
 
     python scripts/gpu_report.py env DEVICE OUT/env.json
-    python scripts/gpu_report.py precision DEVICE QUICK OUT/precision.json
+    python scripts/gpu_report.py precision DEVICE QUICK OUT/precision.json   # + FP16 by batch size
     python scripts/gpu_report.py summary OUT STEPS.tsv      # prints the table last, writes OUT/summary.md
 """
 
@@ -56,11 +56,61 @@ def precision(device: str, quick: bool, out: Path) -> int:
                                         faster_whisper=has_fw)
     result = {"model": MODEL, "device": device, "audio_s": round(passage.duration_s, 2),
               "faster-whisper": "measured" if has_fw else "not installed", "rows": [r.to_dict() for r in rows]}
-    out.write_text(json.dumps(result, indent=1) + "\n")
     for r in rows:
         wer = "-" if r.wer is None else f"{100 * r.wer:.1f} %"
         print(f"{r.label:36s} {r.compute_s:8.3f} s  x{r.speedup:5.2f}  WER {wer}")
+    result["batched"] = precision_by_batch(model, passage, device, quick)
+    out.write_text(json.dumps(result, indent=1) + "\n")
     return 0
+
+
+def _half_weights(model):
+    """Store every weight but the LayerNorms' in float16 (whisper's LayerNorm computes in float32)."""
+    import torch
+
+    for module in model.modules():
+        if not isinstance(module, torch.nn.LayerNorm):
+            for param in module.parameters(recurse=False):
+                param.data = param.data.half()
+    return model
+
+
+def precision_by_batch(model, passage, device: str, quick: bool) -> list[dict]:
+    """Greedy decode of B copies of one 30 s window: FP32, FP16 on FP32 weights (whisper's default, which
+    casts each weight per call) and FP16 with half weights; seconds per window, same words or not."""
+    import time
+
+    import torch
+    import whisper
+
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(passage.audio)), model.dims.n_mels)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    repeats, sizes = (1, (1,)) if quick else (3, (1, 16))  # the CPU dry run only proves the code path
+    variants = [("FP32", False, False), ("FP16, FP32 weights cast per call", True, False),
+                ("FP16, half weights", True, True)]
+    rows, base = [], {}
+    for label, fp16, halve in variants:
+        if halve:
+            _half_weights(model)
+        options = whisper.DecodingOptions(fp16=fp16, language="en", without_timestamps=True, temperature=0.0,
+                                          sample_len=8 if quick else None)
+        for size in sizes:
+            batch = mel[None].repeat(size, 1, 1).to(device)
+            whisper.decode(model, batch, options)  # warm-up (kernels, allocator)
+            times = []
+            for _ in range(repeats):
+                sync()
+                t0 = time.perf_counter()
+                results = whisper.decode(model, batch, options)
+                sync()
+                times.append(time.perf_counter() - t0)
+            seconds = sorted(times)[len(times) // 2]
+            base.setdefault(size, (seconds, results[0].text))
+            rows.append({"label": label, "batch": size, "s_per_window": seconds / size,
+                         "speedup": base[size][0] / seconds, "same_words": results[0].text == base[size][1]})
+            print(f"{label:34s} batch {size:3d}  {seconds / size:7.4f} s/window  x{rows[-1]['speedup']:5.2f}"
+                  f"  {'same words' if rows[-1]['same_words'] else 'different words'}")
+    return rows
 
 
 def _nbval(path: Path) -> str:
@@ -80,7 +130,9 @@ def _precision(path: Path) -> list[str]:
     data = json.loads(path.read_text())
     lines = [f"{r['label']}: {r['compute_s']:.3f} s, x{r['speedup']:.2f}, WER "
              + ("-" if r["wer"] is None else f"{100 * r['wer']:.1f} %") for r in data["rows"]]
-    return lines + [f"faster-whisper: {data['faster-whisper']} ({data['audio_s']} s of audio)"]
+    lines += [f"faster-whisper: {data['faster-whisper']} ({data['audio_s']} s of audio)"]
+    return lines + [f"{r['label']}, batch {r['batch']}: {r['s_per_window']:.4f} s/window, x{r['speedup']:.2f}, "
+                    + ("same words" if r["same_words"] else "different words") for r in data.get("batched", [])]
 
 
 def _longform(path: Path) -> list[str]:
