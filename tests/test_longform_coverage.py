@@ -200,21 +200,18 @@ def test_transcribe_long_reports_speech_a_window_skipped(model, two_speakers, mo
     assert lossy.chunks[0].uncovered_speech_s > 7
 
 
-def test_overlapping_merge_uses_its_limits(model, monkeypatch) -> None:  # noqa: ANN001
-    """transcribe_overlapping passes max_shift and MIN_OVERLAP_RATIO to the merge (chance matches concatenate)."""
+def test_overlapping_merge_gets_window_times(model, monkeypatch) -> None:  # noqa: ANN001
+    """transcribe_overlapping passes each window's words and span in seconds to merge_timed, with its limits."""
     seen = {}
-    real = transcribe_overlapping.__globals__["merge_with_counts"]
+    real = transcribe_overlapping.__globals__["merge_timed"]
 
-    def spy(sequences, max_shift=None, min_ratio=0.0):  # noqa: ANN001, ANN202
-        seen.update(max_shift=max_shift, min_ratio=min_ratio)
-        return real(sequences, max_shift, min_ratio)
+    def spy(windows, spans_s, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.update(n=len(windows), spans=list(spans_s), args=args, kwargs=kwargs)
+        return real(windows, spans_s, *args, **kwargs)
 
-    monkeypatch.setitem(transcribe_overlapping.__globals__, "merge_with_counts", spy)
+    monkeypatch.setitem(transcribe_overlapping.__globals__, "merge_timed", spy)
     transcribe_overlapping(model, np.zeros(40 * SAMPLE_RATE, np.float32), verbose=False, check_coverage=False)
-    assert seen["min_ratio"] == 0.25 and seen["max_shift"] == 5  # no tokens: just the slack
-    from course_utils.longform.merge import overlap_items
-
-    assert overlap_items(300, 100.0, 5.0) == 35  # 3 tokens/s → 2 × 15 + 5
+    assert seen == {"n": 2, "spans": [(0.0, 30.0), (25.0, 40.0)], "args": (), "kwargs": {}}  # the default limits
 
 
 @pytest.mark.corpus

@@ -1,4 +1,4 @@
-"""Long audio in, text out: fixed chunks, overlapping windows merged on tokens, VAD windows, batched files.
+"""Long audio in, text out: fixed chunks, overlapping windows merged on timed words, VAD windows, batched files.
 
 Every method goes through one decode path, ``engine.decode_windows``: 30-second log-mel windows are encoded
 in batches, the language is detected once and one ``whisper.decode`` call per batch decodes them greedily.
@@ -6,8 +6,9 @@ The methods differ only in where the windows are cut:
 
 - ``transcribe_chunked``: back-to-back fixed windows, the lesson's naive loop done correctly (words at the
   cuts are lost or garbled; that is the lesson);
-- ``transcribe_overlapping``: windows overlapping by ``overlap_s``, joined by ``merge_overlapping`` (longest
-  common sequence in the overlap, cut at its middle, as the Hugging Face ASR pipeline does);
+- ``transcribe_overlapping``: windows overlapping by ``overlap_s``, joined by ``merge.merge_timed`` (equal
+  words at the same time in the overlap, cut at the middle of them; without such words, cut in time where
+  the most words are kept); ``merge_overlapping`` is the Hugging Face pipeline's merge on plain tokens;
 - ``transcribe_vad``: windows cut at silences found by Silero VAD, so no word is cut and no merge is needed;
 - ``transcribe_batch``: many short files, batched for throughput.
 
@@ -35,8 +36,8 @@ from .coverage import (
     warn_uncovered,
     with_reasons,
 )
-from .engine import Covered, decode_covered, decode_windows, log_mel, progress, tokenizer_for, window_mel
-from .merge import MIN_OVERLAP_RATIO, merge_overlapping, merge_with_counts, overlap_items
+from .engine import Covered, Segment, decode_covered, decode_windows, log_mel, progress, tokenizer_for, window_mel
+from .merge import TimedWord, merge_overlapping, merge_timed, timed_words
 from .results import ChunkRecord, LongformResult
 from .vad import speech_timestamps
 from .windows import (
@@ -197,11 +198,11 @@ def transcribe_overlapping(
     verbose: bool = True,
     check_coverage: bool = True,
 ) -> LongformResult:
-    """Overlapping `chunk_s` windows every ``chunk_s - overlap_s`` seconds, merged on tokens.
+    """Overlapping `chunk_s` windows every ``chunk_s - overlap_s`` seconds, merged on timed words.
 
     `batch_size` mel windows go through each ``whisper.decode`` call (same text, less time per window on
     CPU and GPU). Each window is decoded to its end (``engine.decode_covered``) and the windows' token lists
-    are joined by ``merge_overlapping``. With ``vad=True`` the windows are cut at silences instead
+    are joined by ``merge.merge_timed`` on their timed words. With ``vad=True`` the windows are cut at silences instead
     (``transcribe_vad``) and `overlap_s` is not used. A layout that would decode every second of audio more
     than ``windows.MAX_REDUNDANCY`` times is refused (ValueError) before any work.
     """
@@ -230,7 +231,7 @@ def _overlapping(
     check_coverage: bool,
     method: str,
 ) -> LongformResult:
-    """Overlapping windows decoded to their ends and merged on tokens (transcribe_overlapping, transcribe_long)."""
+    """Overlapping windows decoded to their ends and merged on timed words (overlapping, long)."""
     started = perf_counter()
     audio = _audio_array(audio)
     chunk = round(chunk_s * SAMPLE_RATE)
@@ -243,14 +244,25 @@ def _overlapping(
         model, _mel(model, audio, profile), spans, language, batch_size, method, verbose, speech
     )
     merge_start = perf_counter()
-    windows = [covered.tokens(i) for i in range(len(spans))]
-    seconds = sum(end - start for start, end in spans) / SAMPLE_RATE
-    max_shift = overlap_items(sum(map(len, windows)), seconds, overlap_s)
-    tokens, kept = merge_with_counts(windows, max_shift, MIN_OVERLAP_RATIO)
-    text = tokenizer_for(model, covered.language).decode(tokens)
+    tokenizer = tokenizer_for(model, covered.language)
+    words = [_words(tokenizer, window) for window in covered.segments]
+    merged, source = merge_timed(words, [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in spans])
+    text = tokenizer.decode([t for word in merged for t in word.tokens])
+    kept = [0] * len(spans)
+    for word, i in zip(merged, source, strict=True):
+        kept[i] += len(word.tokens)
     profile["merge_s"] = perf_counter() - merge_start
     texts = _window_texts(model, covered)
     return _finish(method, text, covered, spans, speech, audio, started, batch_size, profile, texts, kept)
+
+
+def _words(tokenizer: Any, segments: Sequence[Segment]) -> list[TimedWord]:
+    """A window's words with their estimated times (Whisper's own split of tokens into words)."""
+    out: list[TimedWord] = []
+    for segment in segments:
+        texts, tokens = tokenizer.split_to_word_tokens(segment.tokens)
+        out += timed_words(segment.start_s, segment.end_s, texts, tokens)
+    return out
 
 
 def _vad_spans(audio: np.ndarray, chunk_s: float, profile: dict[str, float]) -> tuple[list, list[Interval]]:
@@ -296,7 +308,7 @@ def transcribe_long(
 
     30-second windows overlapping by 5 s, decoded in batches of `batch_size` with timestamps, each to its
     end (the seek loop of ``engine.decode_covered``: a window Whisper stopped early is decoded again from
-    its last complete segment, batched with the others), joined by the token merge; text over stretches
+    its last complete segment, batched with the others), joined by the timed-word merge; text over stretches
     without speech is dropped (hallucination filter, so silence gives ""), and speech that VAD found but
     no decoded segment covers is listed in ``result.uncovered`` and reported in one warning line.
 
