@@ -6,19 +6,25 @@ lesson, the long-form strategies, the measurements, the bench and the grader all
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
+from .whisper_text import LANGUAGES, TO_LANGUAGE_CODE
+
+if TYPE_CHECKING:
+    import torch
 
 
 def default_device() -> str:
     """``"cuda"`` when a GPU is usable, else ``"cpu"``: every helper falls back to CPU by itself."""
+    import torch  # local import: torch costs ~200 MB; language_code and the scorers must not need it
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def device_of(model: Any) -> torch.device:
     """The torch device a Whisper model (or a fake with a ``device`` attribute) runs on; CPU when unknown."""
+    import torch  # local import: see default_device
+
     device = getattr(model, "device", None)
     if device is None and hasattr(model, "parameters"):
         device = next(iter(model.parameters()), torch.empty(0)).device

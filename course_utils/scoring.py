@@ -22,11 +22,10 @@ from functools import lru_cache
 from typing import Any
 
 import jiwer
-from whisper.normalizers import BasicTextNormalizer, EnglishTextNormalizer
-from whisper.tokenizer import LANGUAGES
 
 from . import display as show
 from .decoding import language_code
+from .whisper_text import LANGUAGES, BasicTextNormalizer, EnglishTextNormalizer  # whisper's files, without torch
 
 __all__ = [
     "CER_LANGUAGES", "normalize_text", "ErrorCounts", "word_errors", "char_errors", "error_counts", "wer", "cer",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -57,7 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(write_summary(rows))
     print(f"wrote {args.out} and feedback to {args.feedback or args.out.parent / 'feedback'}")
+    print(f"grader peak memory: {peak_memory_mb():.0f} MB (this process; children and helpers not counted)")
     return 0
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory (VmHWM; its children are not counted), in MB."""
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return usage / (1 << 20) if sys.platform == "darwin" else usage / 1024
 
 
 if __name__ == "__main__":

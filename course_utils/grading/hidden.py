@@ -214,6 +214,15 @@ class StagedInputs:
         digest.update(json.dumps([self.chunk_s, self.overlap_s, self.batch_size]).encode())
         return digest.hexdigest()
 
+    def to_json(self) -> dict:
+        """Where the files lie and the call parameters, as plain JSON data (for the grader's helper process)."""
+        return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> StagedInputs:
+        """The StagedInputs that ``to_json`` described."""
+        return cls(**{**data, "folder": Path(data["folder"]), "private": Path(data["private"])})
+
     def to_payload(self) -> dict:
         """Files and parameters as plain data, to rebuild the same inputs on a Dask worker."""
         files = {name: self.path(name).read_bytes() for name in [*self.lid, self.longform, *self.throughput]}

@@ -4,7 +4,8 @@ Submissions are compared with these: Ex. 1 with the reference language detection
 ``longform.transcribe_overlapping`` and the naive ``longform.transcribe_chunked`` (WER from ``scoring.wer``),
 Ex. 3 with one ``model.transcribe`` per file (the WER a real transcription reaches). No timing is kept: a
 reference timed on a busy machine would cost honest students points (Ex. 3 is checked against the clock around
-the student's own call instead). Only numbers are cached, never the hidden transcripts.
+the student's own call instead). Only numbers are cached, never the hidden transcripts. The models run in
+the grader's helper process (``offload``), so the parent never imports torch or Whisper.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .hidden import Answers, StagedInputs, staged_audio
+from .offload import run_offloaded
 
 CACHE_VERSION = 2
 
@@ -86,9 +88,15 @@ def compute_references(staged: StagedInputs, answers: Answers, model_name: str, 
     )
 
 
+def references_task(staged: dict, answers: dict, model: str, lid_model: str, device: str) -> dict[str, Any]:
+    """``compute_references`` on plain JSON data: what the grader's helper process runs (``offload``)."""
+    return compute_references(StagedInputs.from_json(staged), Answers(**answers), model, lid_model, device).to_dict()
+
+
 def cached_references(cache: Path | None, staged: StagedInputs, answers: Answers, model: str, lid_model: str,
                       device: str) -> References:  # fmt: skip
-    """References from `cache` when its key matches these inputs, answers and models, else computed and saved."""
+    """References from `cache` when its key matches these inputs, answers and models, else computed (in a helper
+    process: the parent never loads a model) and saved."""
     key = reference_key(staged, answers, model, lid_model, device)
     if cache is not None and cache.is_file():
         try:
@@ -97,7 +105,9 @@ def cached_references(cache: Path | None, staged: StagedInputs, answers: Answers
                 return stored
         except (TypeError, ValueError):
             pass  # an old or broken cache is simply recomputed
-    references = compute_references(staged, answers, model, lid_model, device)
+    arguments = {"staged": staged.to_json(), "answers": asdict(answers), "model": model, "lid_model": lid_model,
+                 "device": device}  # fmt: skip
+    references = References(**run_offloaded("references", arguments))  # models load there, not in the parent
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         temporary = cache.with_name(cache.name + ".tmp")

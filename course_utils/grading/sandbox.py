@@ -27,6 +27,7 @@ from pathlib import Path
 from . import lockdown
 from .channel import MessageReader, PlannedCall, Protocol
 from .hidden import StagedInputs, export_public_corpus
+from .offload import run_offloaded
 from .records import ChildOutputs, Limits
 from .watch import CappedText, drain, stop, watch
 
@@ -63,16 +64,17 @@ def _make_readable(path: Path) -> None:
             os.chmod(os.path.join(root, name), 0o644)
 
 
-def _stage_models(names: list[str], dest: Path) -> dict[str, str]:
+def stage_models(names: list[str], dest: str | Path) -> dict[str, str]:
     """Copy the converted checkpoints and their CTranslate2 directories so an unprivileged child loads them.
 
     The child's ``COURSE_WHISPER_CT2_DIR`` points at ``dest/ct2`` and its cache's ``whisper`` folder at
     ``dest/whisper``, so ``load_model`` finds the converted file (named by the weights' SHA256) instead of
     converting again, and cannot change it. Models from openai-whisper's download cache go to ``dest/xdg``.
     """
-    # local import: models pulls in torch and whisper, needed only when staging, not in the child's supervisor
+    # local import: models pulls in torch and whisper; this runs in the grader's helper process (offload)
     from ..models import ct2_model_dir, official_names, prepare_offline_models, whisper_cache_path
 
+    dest = Path(dest)
     (dest / "ct2").mkdir(parents=True, exist_ok=True)
     (dest / "whisper").mkdir(parents=True, exist_ok=True)
     (dest / "xdg" / "whisper").mkdir(parents=True, exist_ok=True)
@@ -111,7 +113,7 @@ def prepare_sandbox(base: Path, staged: StagedInputs, models: list[str], exclude
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o711)  # children reach their own folder, cannot list the others
     shared = base / "shared"
-    env = _stage_models(models, shared / "models")
+    env = run_offloaded("stage_models", {"names": list(models), "dest": str(shared / "models")})  # torch: not here
     if public_corpus and export_public_corpus(shared / "corpus", list(exclude_ids), list(exclude_hashes)):
         env["COURSE_SPEECH_DIR"] = str(shared / "corpus")
     with contextlib.suppress(ImportError, OSError):
