@@ -63,10 +63,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def peak_memory_mb() -> float:
-    """This process's peak resident memory (VmHWM; its children are not counted), in MB."""
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    """This process's peak resident memory in MB: VmHWM on Linux (children not counted), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    # ru_maxrss can carry the starting process's peak across exec (Linux) and is in bytes on macOS
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return usage / (1 << 20) if sys.platform == "darwin" else usage / 1024
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
