@@ -162,3 +162,24 @@ def test_precision_comparison_has_an_int8_openai_whisper_row(model, monkeypatch)
 class _FakeTiming:
     compute_s = 1.0
     rtf = 0.25
+
+
+def test_transcribe_long_runs_on_the_int8_model(int8):
+    """The long-form path takes a quantize()d model: several windows, int8 logits used, nothing dropped."""
+    from course_utils.longform import transcribe_long
+    from course_utils.mixes import mixed_long_form
+    from course_utils.scoring import dropped_utterances
+
+    mix = mixed_long_form(0, duration_s=40.0)  # seed 0: 85 s, 7 clips; the first 5 end at 62.8 s
+    last = max(i for i, (_, end) in enumerate(mix.boundaries_s) if end <= 65.0)
+    audio = mix.audio[: round((mix.boundaries_s[last][1] + 0.2) * 16000)]
+    references = mix.references[: last + 1]
+    calls = []
+    hook = int8.decoder.logits_head.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        result = transcribe_long(int8, audio, batch_size=4, verbose=False)
+    finally:
+        hook.remove()
+    assert len(audio) > 60 * 16000 and calls, "the long-form decode did not use the int8 logits head"
+    assert dropped_utterances(references, result.text) == []
+    assert wer(" ".join(references), result.text) <= 0.15
