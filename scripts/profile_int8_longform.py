@@ -30,16 +30,19 @@ from course_utils.quantize import RECOMMENDED, quantize
 from course_utils.scoring import dropped_utterances, word_errors
 
 
-def methods(model: Any, batch_size: int, parts: tuple[str, ...], fp32: bool) -> dict[str, Callable[[Any], str]]:
-    """name → audio-to-text function."""
-    int8 = quantize(model, parts)
+def methods(
+    model: Any, batch_size: int, part_sets: list[tuple[str, ...]], fp32: bool
+) -> dict[str, Callable[[Any], str]]:
+    """name → audio-to-text function: transcribe_long fp32, int8 per set of parts, faster-whisper int8."""
     language = None if model.is_multilingual else "en"
     out: dict[str, Callable[[Any], str]] = {}
     if fp32:
         out[f"transcribe_long fp32 (batch {batch_size})"] = (
             lambda a: transcribe_long(model, a, batch_size, verbose=False).text)
-    out[f"transcribe_long int8 {'+'.join(parts)} (batch {batch_size})"] = (
-        lambda a: transcribe_long(int8, a, batch_size, verbose=False).text)
+    for parts in part_sets:
+        int8 = quantize(model, parts)
+        out[f"transcribe_long int8 {'+'.join(parts)} (batch {batch_size})"] = (
+            lambda a, int8=int8: transcribe_long(int8, a, batch_size, verbose=False).text)
     pipeline = faster_whisper_transcriber(faster_whisper_model(model, "int8"), language, batch_size)
     out[f"faster-whisper BatchedInferencePipeline int8 (batch {batch_size})"] = pipeline
     return out
@@ -53,7 +56,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="torch and CTranslate2 threads (0: torch's default)")
-    parser.add_argument("--parts", default=",".join(RECOMMENDED), help="quantize parts, comma-separated")
+    parser.add_argument("--parts", default=",".join(RECOMMENDED),
+                        help="quantize parts, comma-separated; several sets separated by ';'")
     parser.add_argument("--no-fp32", action="store_true", help="leave out transcribe_long with fp32 weights")
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device="cpu")
-    runs = methods(model, args.batch_size, tuple(args.parts.split(",")), not args.no_fp32)
+    runs = methods(model, args.batch_size, [tuple(p.split(",")) for p in args.parts.split(";")], not args.no_fp32)
     mix = mixed_long_form(args.seed, noise_snr_db=10.0 if args.seed % 2 else None)
     for run in runs.values():
         run(mix.audio[: 8 * 16000])

@@ -75,6 +75,7 @@ def throughput_rows(runs: Sequence[Sequence[Run]], references: Sequence[str], cl
         row.pop("texts")
         row["wer"] = corpus_wer(list(zip(references, result.texts, strict=True)))
         row["cpu_per_wall"] = median.use.cpu_per_wall  # of the whole call, warm-up included
+        row["own_cpu_s"] = median.use.own_cpu_s  # this process's CPU seconds, warm-up included (fair when shared)
         row["other_cores"] = median.other_cores
         row["contended"] = median.other_cores > clock.max_other_cores
         row["runs_s"] = [run.output.compute_s for run in done]
