@@ -4,6 +4,8 @@
 ``python -m course_utils.grading.release solutions --out notebooks`` writes the student notebooks.
 ``--scheduler tcp://HOST:8786`` runs the children on a Dask cluster (``cluster``), ``--resume`` keeps finished rows.
 ``HELD_OUT_IDS`` are the corpus clips kept for grading: lessons and solutions must not use them.
+The grading process itself never imports torch or Whisper (it stays near 100 MB): models load only in the
+sandboxed children and in a helper process for staging and reference results (``offload``).
 See docs/instructors.md.
 """
 
