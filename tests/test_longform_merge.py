@@ -128,3 +128,16 @@ def test_sequence_merge_limits_are_exact() -> None:
     assert merge_overlapping([left, right], max_shift=6) == left + right
     assert merge_overlapping([left, right], min_ratio=0.5) == [1, 2, 3, 9, 9]
     assert merge_overlapping([left, right], min_ratio=0.51) == left + right
+
+
+def test_resume_at_decodes_a_skipped_tail_again() -> None:
+    """The seek loop's rule: unfinished → after the complete segments; complete but ≥ 2 s short → from its end."""
+    from course_utils.longform.engine import MIN_TAIL_S, Segment, resume_at
+
+    done = [Segment(0.0, 12.0, [1]), Segment(12.0, 20.7, [2])]
+    assert resume_at(done, 30.0, [], 30.0) == 20.7  # Whisper stopped after a sentence, 9.3 s unheard
+    assert resume_at(done, 20.7, [3], 30.0) == 20.7  # unfinished last segment
+    near_end = [Segment(0.0, 30.0 - MIN_TAIL_S + 0.01, [1])]
+    assert resume_at(near_end, 30.0, [], 30.0) == 30.0  # a pause shorter than MIN_TAIL_S: done
+    assert resume_at([Segment(0.0, 30.0 - MIN_TAIL_S, [1])], 30.0, [], 30.0) == 30.0 - MIN_TAIL_S
+    assert resume_at([], 30.0, [], 30.0) == 30.0  # no text at all: done (silence is handled before)

@@ -37,6 +37,11 @@ TIME_PRECISION = 0.02  # seconds per Whisper timestamp step (<|0.00|>, <|0.02|>,
 # the seek loop: a rest shorter than this is not decoded again (the unfinished segment's text is kept instead)
 MIN_REST_S = 0.5
 MAX_PASSES = 8  # decode passes per window at most (each pass moves on by at least one complete segment)
+# a window Whisper called complete whose last segment ends at least this long before the window's end is
+# decoded again from there: Whisper sometimes ends its output after a sentence and skips the speech after
+# it (a speaker change; measured on the stress set), and a pause this long is rare inside speech
+MIN_TAIL_S = 2.0
+HANDOVER_S = 1.0  # ...unless that tail starts this far inside the next overlapping window, which decodes it
 
 
 def log_mel(model: Any, audio: np.ndarray) -> torch.Tensor:
@@ -126,6 +131,20 @@ def timed_segments(
     if covered <= 0:  # nothing complete: take the whole output as it is
         return [Segment(0.0, window_s, text(tokens))] if text(tokens) else [], window_s, []
     return segments, covered, text(tokens[last:])
+
+
+def resume_at(segments: Sequence[Segment], covered: float, unfinished: Sequence[int], length: float) -> float:
+    """Seconds into the window from which it must be decoded again (`length` when it is done).
+
+    An unfinished last segment resumes at the end of the complete ones (whisper.transcribe's rule); a
+    complete output whose last segment ends at least MIN_TAIL_S before the window's end resumes there, so
+    speech Whisper skipped after its last sentence is decoded too (silence there is then dropped as such).
+    """
+    if unfinished:
+        return covered
+    if segments and length - segments[-1].end_s >= MIN_TAIL_S:
+        return segments[-1].end_s
+    return length
 
 
 # --- batched decoding ---------------------------------------------------------------------------------------
@@ -239,8 +258,11 @@ def decode_covered(
 
     Each window is decoded with timestamps; when its output ends in an unfinished segment, the rest of the
     window (from the last complete segment's end) joins the queue and is decoded again together with the
-    rest of other windows, until every window is covered, or its rest is shorter than MIN_REST_S (the
-    unfinished text is then kept), or it used MAX_PASSES passes (then too the unfinished text is kept). Windows
+    rest of other windows (so does the rest after a complete output's last segment when it is at least
+    MIN_TAIL_S long: ``resume_at``; once per window, and not where the tail lies HANDOVER_S inside the next
+    overlapping window, which decodes it anyway), until every window is covered, or its rest is shorter than
+    MIN_REST_S (the unfinished text is then kept), or it used MAX_PASSES passes (then too the unfinished text is
+    kept). Windows
     judged silent by ``is_silence`` give no text and are reported as skipped with the reason.
     """
     decoder = _BatchDecoder(model, language, timestamps=True)
@@ -248,6 +270,12 @@ def decode_covered(
     out = Covered([[] for _ in spans], [0.0] * n, [[] for _ in spans], [0] * n, [0.0] * n, decoder.language)
     queue = deque((i, start) for i, (start, _) in enumerate(spans))
     begin = decoder.tokenizer.timestamp_begin
+    tailed: set[int] = set()  # windows whose tail after a complete output was already decoded again
+    # a tail from this sample on lies at least HANDOVER_S inside the next (overlapping) window: it decodes it
+    handover = [
+        spans[i + 1][0] + round(HANDOVER_S * SAMPLE_RATE) if i + 1 < n and spans[i + 1][0] < end else end
+        for i, (_, end) in enumerate(spans)
+    ]
     while queue:
         batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
         results, took = decoder([window_mel(mel, seek, spans[i][1]) for i, seek in batch])
@@ -266,9 +294,14 @@ def decode_covered(
             segments, covered, unfinished = timed_segments(result.tokens, begin, length)
             for s in segments:
                 out.segments[i].append(Segment(offset + s.start_s, offset + s.end_s, s.tokens))
-            seek = min(end, seek + max(round(covered * SAMPLE_RATE), HOP_LENGTH))
+            resume = resume_at(segments, covered, unfinished, length)
+            if resume < length and not unfinished:  # a skipped tail: decoded again once per window at most,
+                tail = seek + round(resume * SAMPLE_RATE)  # and only where the next window did not hear it whole
+                resume = length if i in tailed or tail >= handover[i] else resume
+                tailed.add(i)
+            seek = min(end, seek + max(round(resume * SAMPLE_RATE), HOP_LENGTH))
             rest = (end - seek) / SAMPLE_RATE
-            if unfinished and rest >= MIN_REST_S and out.passes[i] < MAX_PASSES:
+            if resume < length and rest >= MIN_REST_S and out.passes[i] < MAX_PASSES:
                 queue.append((i, seek))
                 out.covered_s[i] = (seek - spans[i][0]) / SAMPLE_RATE
                 continue
