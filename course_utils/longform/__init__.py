@@ -78,10 +78,11 @@ def _decode(
     desc: str,
     verbose: bool,
     speech: list[Interval] | None,
+    retry_tails: bool = True,
 ) -> Covered:
     """The seek loop over the windows at `spans` (with a progress bar), then the hallucination filter."""
     with progress(len(spans), desc, verbose) as bar:
-        covered = decode_covered(model, mel, spans, language, batch_size, bar)
+        covered = decode_covered(model, mel, spans, language, batch_size, bar, retry_tails=retry_tails)
     if speech is not None:
         drop_unspoken(covered, speech)
     return covered
@@ -168,9 +169,10 @@ def transcribe_chunked(
 ) -> LongformResult:
     """The lesson's naive loop done right: back-to-back `chunk_s` windows, one at a time, texts joined.
 
-    Language detected once on the first chunk and reused; per-chunk times and RTF. Each window is decoded
-    to its end (the seek loop of ``engine.decode_covered``), but words that straddle a cut are still lost or
-    garbled: compare with ``transcribe_overlapping`` and ``transcribe_vad``. `check_coverage` runs VAD to
+    Language detected once on the first chunk and reused; per-chunk times and RTF. Each chunk is decoded as
+    ``whisper.transcribe`` decodes a 30 s clip on its own (its seek loop, no extra pass over speech skipped
+    after a complete sentence), so words that straddle a cut, or follow a sentence Whisper took as the end,
+    are lost or garbled: compare with ``transcribe_overlapping`` and ``transcribe_vad``. `check_coverage` runs VAD to
     report (and warn about) speech left without text.
     """
     check_chunk(chunk_s)
@@ -181,7 +183,8 @@ def transcribe_chunked(
     spans = [(s, min(s + chunk, len(audio))) for s in window_starts(len(audio), chunk, chunk)]
     profile: dict[str, float] = {}
     speech = _speech(audio, check_coverage, profile)
-    covered = _decode(model, _mel(model, audio, profile), spans, language, 1, "chunked", verbose, speech)
+    covered = _decode(model, _mel(model, audio, profile), spans, language, 1, "chunked", verbose, speech,
+                      retry_tails=False)
     texts = _window_texts(model, covered)
     text = " ".join(t for t in texts if t)
     return _finish("chunked", text, covered, spans, speech, audio, started, 1, profile, texts)

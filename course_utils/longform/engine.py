@@ -253,6 +253,7 @@ def decode_covered(
     language: str | None,
     batch_size: int,
     bar: Any = None,
+    retry_tails: bool = True,
 ) -> Covered:
     """Decode every sample span to its end: whisper.transcribe's seek loop, batched across windows.
 
@@ -260,7 +261,8 @@ def decode_covered(
     window (from the last complete segment's end) joins the queue and is decoded again together with the
     rest of other windows (so does the rest after a complete output's last segment when it is at least
     MIN_TAIL_S long: ``resume_at``; once per window, and not where the tail lies HANDOVER_S inside the next
-    overlapping window, which decodes it anyway), until every window is covered, or its rest is shorter than
+    overlapping window, which decodes it anyway; ``retry_tails=False`` keeps whisper.transcribe's own rule,
+    which moves on after a complete output), until every window is covered, or its rest is shorter than
     MIN_REST_S (the unfinished text is then kept), or it used MAX_PASSES passes (then too the unfinished text is
     kept). Windows
     judged silent by ``is_silence`` give no text and are reported as skipped with the reason.
@@ -294,7 +296,7 @@ def decode_covered(
             segments, covered, unfinished = timed_segments(result.tokens, begin, length)
             for s in segments:
                 out.segments[i].append(Segment(offset + s.start_s, offset + s.end_s, s.tokens))
-            resume = resume_at(segments, covered, unfinished, length)
+            resume = resume_at(segments, covered, unfinished, length) if retry_tails or unfinished else length
             if resume < length and not unfinished:  # a skipped tail: decoded again once per window at most,
                 tail = seek + round(resume * SAMPLE_RATE)  # and only where the next window did not hear it whole
                 resume = length if i in tailed or tail >= handover[i] else resume
