@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The prepared GPU check (docs/gpu.md). On the lent GPU machine, with the bundle built by `make gpu-bundle`
 # carried as .gpu:   bash scripts/gpu_check.sh
-# It installs only from .gpu (no index, into a private folder), expands the int8 tiny.en weights where the
+# It installs only from .gpu (no index, into a private folder), expands the transported tiny.en weights where the
 # package's loader finds them ($COURSE_WHISPER_CT2_DIR), then runs
 #   1. the lesson (QUICK) under nbval on $DEVICE,
 #   2. FP32 vs FP16 for openai-whisper (scripts/gpu_report.py precision),
