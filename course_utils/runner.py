@@ -63,6 +63,19 @@ def export_html(notebook_path: Path) -> Path:
     return html_path
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager talking to its kernel over local Unix sockets: nothing listens on TCP, and the kernel
+    has no reason to print ipykernel's "running over TCP without encryption" warning on every run."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: object) -> None:
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
 def run_notebook(source: str | Path, out_dir: str | Path = "build", parameters: dict | None = None,
                  html: bool = True, cell_timeout_s: int = 1200, progress: bool = True) -> NotebookRun:
     """Execute ``source`` with papermill into ``out_dir`` (same file name), then export HTML."""
@@ -78,6 +91,7 @@ def run_notebook(source: str | Path, out_dir: str | Path = "build", parameters: 
     papermill.execute_notebook(
         str(source), str(target), parameters=parameters or {}, kernel_name="python3",
         progress_bar=progress, execution_timeout=cell_timeout_s, cwd=str(source.parent),
+        kernel_manager_class=_ipc_kernel_manager(),
     )
     seconds = time.perf_counter() - start
     html_path = export_html(target) if html else None

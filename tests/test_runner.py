@@ -32,3 +32,15 @@ def test_summary_is_the_stdout_of_tagged_cells_only():
 def test_missing_notebook_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.ipynb"):
         runner.run_notebook(tmp_path / "nope.ipynb", tmp_path)
+
+
+def test_run_notebook_executes_without_kernel_warnings_on_the_console(tmp_path, capfd):
+    """The kernel talks over Unix sockets, so ipykernel has no TCP-without-encryption warning to print."""
+    source = tmp_path / "tiny.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
+    nbformat.write(notebook, source)
+    run = runner.run_notebook(source, tmp_path / "out", html=False, progress=False)
+    executed = nbformat.read(run.notebook, as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "42\n"
+    assert "WARNING" not in capfd.readouterr().err
