@@ -9,7 +9,7 @@ import torch
 from faster_whisper import WhisperModel
 
 import course_utils as cu
-from course_utils import corpus, models
+from course_utils import corpus, model_facts, models
 
 LIBRISPEECH = 6
 
@@ -156,3 +156,9 @@ def test_model_size_table_marks_what_was_measured(offline):
     assert by_size.loc["small", "WER (measured on corpus speech)"] == "not measured here"
     assert by_size.loc["base", "loadable here"] == "base"
     assert list(table["size"]) == ["tiny", "base", "small", "medium", "large", "turbo"]
+
+
+def test_size_table_says_on_which_audio_the_wer_was_measured():
+    table = model_facts.model_size_table({"base": 33.0}, measured_on="the hard clips")
+    assert "WER (measured on the hard clips)" in table.columns
+    assert table.set_index("size").loc["base", "WER (measured on the hard clips)"] == "base: 33.0 %"
