@@ -246,6 +246,39 @@ def test_fast_decoding_gives_whispers_tokens(model, speech_40s) -> None:  # noqa
 
 
 @pytest.mark.corpus
+@pytest.mark.parametrize("timestamps", [False, True])
+def test_finished_rows_leave_the_batch_with_whispers_tokens(model, speech_40s, timestamps) -> None:  # noqa: ANN001
+    """fast_decoding.decode: windows of very different lengths in one batch; rows leave, tokens stay Whisper's."""
+    import whisper
+
+    mel = engine.log_mel(model, speech_40s.audio)
+    seconds = [(0, 30), (25, 47), (3, 5), (10, 12), (40, 41)]  # long, medium, two short, one almost empty
+    mels = torch.stack([engine.window_mel(mel, a * SAMPLE_RATE, b * SAMPLE_RATE) for a, b in seconds])
+    options = whisper.DecodingOptions(language="en", without_timestamps=not timestamps, fp16=False, temperature=0.0)
+    with torch.inference_mode():
+        features = model.encoder(mels)
+        stock = whisper.decode(model, features, options)
+        task = fast_decoding._ShrinkingTask(model, options)
+        real_logits = task.inference.logits
+        rows_per_step: list[int] = []
+
+        def counting(tokens, audio_features):  # noqa: ANN001, ANN202
+            rows_per_step.append(tokens.shape[0])
+            return real_logits(tokens, audio_features)
+
+        task.inference.logits = counting
+        with fast_decoding.fast_decoding(model) as on:
+            assert on
+            shrunk = task.run(features)
+    assert [r.tokens for r in shrunk] == [r.tokens for r in stock]
+    assert [r.avg_logprob for r in shrunk] == pytest.approx([r.avg_logprob for r in stock], abs=1e-4)
+    assert [r.no_speech_prob for r in shrunk] == pytest.approx([r.no_speech_prob for r in stock], abs=1e-5)
+    assert rows_per_step[0] == len(seconds) and min(rows_per_step) < len(seconds)  # finished rows left
+    assert rows_per_step == sorted(rows_per_step, reverse=True)
+    assert len(rows_per_step) == max(len(r.tokens) for r in stock) + 1  # one step per token, then end-of-text
+
+
+@pytest.mark.corpus
 def test_transcribe_batch_keeps_input_order(model) -> None:  # noqa: ANN001
     """Batched files come back in the order given, whatever the internal sorting by length."""
     from course_utils.corpus import load_clip

@@ -8,11 +8,13 @@ import warnings
 import numpy as np
 import pytest
 
+import course_utils.longform as longform
 from course_utils.audio import SAMPLE_RATE
 from course_utils.longform import (
     UncoveredSpeechWarning,
     coverage,
     engine,
+    recover,
     transcribe_batch,
     transcribe_chunked,
     transcribe_long,
@@ -60,6 +62,47 @@ def test_window_bound_refuses_absurd_layouts_before_any_work() -> None:
     assert windows.check_window_count(n, 30 * SAMPLE_RATE, 25 * SAMPLE_RATE) == 24
     for chunk, step, length in [(480, 400, 4799), (7, 3, 100), (5, 5, 1), (10, 2, 57)]:
         assert windows.window_count(length, chunk, step) == len(windows.window_starts(length, chunk, step))
+
+
+def test_skipped_tails_are_left_to_the_next_window_from_its_start_on() -> None:
+    """handover_points: a tail from the next overlapping window's start (+ HANDOVER_S) on is left to it."""
+    second = SAMPLE_RATE
+    spans = [(0, 30 * second), (25 * second, 55 * second), (55 * second, 70 * second), (65 * second, 80 * second)]
+    margin = round(engine.HANDOVER_S * SAMPLE_RATE)
+    assert engine.handover_points(spans) == [25 * second + margin, 55 * second, 65 * second + margin, 80 * second]
+    assert engine.handover_points([(0, 30 * second)]) == [30 * second]  # one window: every tail decoded again
+
+
+def test_recovery_pieces_and_owner() -> None:
+    """Uncovered stretches get windows with context, long ones in pieces; text goes to the window holding it."""
+    piece_s = recover.MAX_PIECE_S
+    work = recover.pieces([(10.0, 14.0), (40.0, 40.0 + piece_s + 5.0)], duration_s=200.0)
+    context = recover.CONTEXT_S
+    assert work[0] == ((10.0, 14.0), (10.0 - context, 14.0 + context))
+    assert [stretch for stretch, _ in work[1:]] == [(40.0, 40.0 + piece_s), (40.0 + piece_s, 45.0 + piece_s)]
+    assert all(b - a <= 30.0 for _, (a, b) in work)
+    assert recover.pieces([(0.3, 2.5)], duration_s=3.0) == [((0.3, 2.5), (0.0, 3.0))]  # clipped to the audio
+    spans = [(0, 30 * SAMPLE_RATE), (25 * SAMPLE_RATE, 55 * SAMPLE_RATE)]
+    assert recover.owner(spans, 24.0, 27.0) == 0 and recover.owner(spans, 27.0, 31.0) == 1
+    assert recover.share_inside(9.0, 11.0, 10.0, 14.0) == pytest.approx(0.5)
+    assert recover.share_inside(12.0, 12.0, 10.0, 14.0) == 1.0 and recover.share_inside(5.0, 5.0, 10.0, 14.0) == 0.0
+
+
+def test_segments_stretched_over_unsaid_speech_are_found() -> None:
+    """A segment spanning far more VAD speech than its words take is flagged; normal and short ones are not."""
+    Segment = engine.Segment
+    stretched_one = Segment(30.0, 50.0, [1, 2, 3, 4])  # 4 words over 20 s of speech
+    normal = Segment(0.0, 10.0, list(range(25)))  # 25 words in 10 s
+    short = Segment(10.0, 13.0, [1])  # one word over 3 s: below MIN_STRETCHED_S, left alone
+    silent = Segment(60.0, 80.0, [1])  # spans no speech at all
+    windows_ = [[normal, short], [stretched_one, silent]]
+    covered = engine.Covered(windows_, [30.0, 30.0], [[], []], [1, 1], [0.0, 0.0], "en")
+    speech = [(0.0, 13.0), (30.0, 50.0)]
+    assert recover.stretched(covered, speech, lambda tokens: ["w"] * len(tokens)) == [(1, stretched_one)]
+    limit = recover.MAX_SPEECH_PER_WORD_S
+    fits = Segment(30.0, 50.0, list(range(int(20 / limit) + 1)))
+    covered.segments[1] = [fits]
+    assert recover.stretched(covered, speech, lambda tokens: ["w"] * len(tokens)) == []
 
 
 def test_uncovered_speech_is_speech_far_from_every_segment() -> None:
@@ -190,18 +233,70 @@ def test_transcribe_long_reports_speech_a_window_skipped(model, two_speakers, mo
 
     def forget_after_12s(tokens, begin, window_s):  # noqa: ANN001, ANN202
         segments, covered, unfinished = real(tokens, begin, window_s)
+        if window_s < 20:  # a short (second) window hears the rest as it is
+            return segments, covered, unfinished
         return [s for s in segments if s.end_s <= 12.0], window_s, []  # "complete", but text after 12 s lost
 
     monkeypatch.setattr(engine, "timed_segments", forget_after_12s)
     recovered = transcribe_long(model, audio, batch_size=4, verbose=False)  # the skipped tail is decoded again
     assert recovered.chunks[0].passes == 2 and wer(reference, recovered.text) < 0.3
-    monkeypatch.setattr(engine, "MIN_TAIL_S", 1e9)  # without that rule the loss is reported, never silent
+    # (2 passes: the seek loop covered it all, no recovery pass was needed)
+    monkeypatch.setattr(engine, "MIN_TAIL_S", 1e9)  # without the tail rule, the recovery pass hears it again
+    with warnings.catch_warnings():  # the re-decoded stretch may still leave its last 2-3 s (reported)
+        warnings.simplefilter("ignore", UncoveredSpeechWarning)
+        rescued = transcribe_long(model, audio, batch_size=4, verbose=False)
+    assert rescued.chunks[0].passes >= 2 and wer(reference, rescued.text) < 0.3, rescued.text
+    with pytest.warns(UncoveredSpeechWarning, match="no text"):  # transcribe_overlapping does not recover
+        transcribe_overlapping(model, audio, batch_size=4, verbose=False)
+    monkeypatch.setattr(longform, "recover_uncovered", lambda *args: 0)  # without both: reported, never silent
     with pytest.warns(UncoveredSpeechWarning, match="no text") as caught:
         lossy = transcribe_long(model, audio, batch_size=4, verbose=False)
     assert len(caught) == 1
     assert lossy.uncovered_speech_s > 7 and all(a >= 12.0 for a, _, _ in lossy.uncovered)
     assert lossy.chunks[0].uncovered_speech_s > 7
     assert recovered.uncovered_speech_s < lossy.uncovered_speech_s
+    assert rescued.uncovered_speech_s < lossy.uncovered_speech_s - 4
+
+
+def test_transcribe_long_decodes_a_stretched_segment_again(model, two_speakers, monkeypatch) -> None:  # noqa: ANN001
+    """Whisper skips the first speaker and stretches the next segment over it: the stretch is decoded again."""
+    from course_utils.scoring import wer
+
+    audio, reference = two_speakers
+    real = engine.timed_segments
+    calls: list[float] = []
+
+    def skip_first_speaker(tokens, begin, window_s):  # noqa: ANN001, ANN202
+        segments, covered, unfinished = real(tokens, begin, window_s)
+        calls.append(window_s)
+        if len(calls) > 1 or len(segments) < 2:  # only the first pass skips; a second look hears it as it is
+            return segments, covered, unfinished
+        last = segments[-1]
+        return [engine.Segment(0.0, last.end_s, last.tokens)], window_s, []  # one segment from 0 s, first text lost
+
+    monkeypatch.setattr(engine, "timed_segments", skip_first_speaker)
+    result = transcribe_long(model, audio, batch_size=4, verbose=False)
+    assert result.chunks[0].passes >= 2 and wer(reference, result.text) < 0.3, result.text
+    monkeypatch.setattr(recover, "MAX_SPEECH_PER_WORD_S", 1e9)  # without the rule the loss would be silent
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UncoveredSpeechWarning)
+        lossy = transcribe_long(model, audio, batch_size=4, verbose=False)
+    assert wer(reference, lossy.text) > wer(reference, result.text) + 0.2
+
+
+def test_chunked_keeps_whispers_own_rule_after_a_complete_output(model, two_speakers, monkeypatch) -> None:  # noqa: ANN001
+    """transcribe_chunked (the lesson's naive loop) does not decode a skipped tail again: the loss is reported."""
+    real = engine.timed_segments
+
+    def forget_after_12s(tokens, begin, window_s):  # noqa: ANN001, ANN202
+        segments, _, _ = real(tokens, begin, window_s)
+        return [s for s in segments if s.end_s <= 12.0], window_s, []
+
+    monkeypatch.setattr(engine, "timed_segments", forget_after_12s)
+    with pytest.warns(UncoveredSpeechWarning, match="no text"):
+        result = transcribe_chunked(model, two_speakers[0], verbose=False)
+    assert [c.passes for c in result.chunks] == [1] and result.uncovered_speech_s > 7
 
 
 def test_overlapping_merge_gets_window_times(model, monkeypatch) -> None:  # noqa: ANN001

@@ -9,11 +9,13 @@ The methods differ only in where the windows are cut:
 - ``transcribe_overlapping``: windows overlapping by ``overlap_s``, joined by ``merge.merge_timed`` (equal
   words at the same time in the overlap, cut at the middle of them; without such words, cut in time where
   the most words are kept); ``merge_overlapping`` is the Hugging Face pipeline's merge on plain tokens;
+- ``transcribe_long`` (recommended): overlapping windows as above, plus ``recover`` for speech left without
+  text;
 - ``transcribe_vad``: windows cut at silences found by Silero VAD, so no word is cut and no merge is needed;
 - ``transcribe_batch``: many short files, batched for throughput.
 
 Rooms: ``windows`` and ``merge`` (pure functions), ``vad`` (Silero), ``engine`` (the batched decode),
-``fast_decoding`` (the checked decoder speed-ups).
+``fast_decoding`` (the checked decoder speed-ups), ``coverage`` and ``recover`` (speech without text).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .coverage import (
 )
 from .engine import Covered, Segment, decode_covered, decode_windows, log_mel, progress, tokenizer_for, window_mel
 from .merge import TimedWord, merge_overlapping, merge_timed, timed_words
+from .recover import recover_uncovered
 from .results import ChunkRecord, LongformResult
 from .vad import speech_timestamps
 from .windows import (
@@ -50,6 +53,11 @@ from .windows import (
 )
 
 Interval = tuple[float, float]
+# transcribe_long's overlap: Whisper ends a window's output 2–9 s before its end (it leaves out the sentence
+# the window's end cuts); with windows every 20 s most such tails start inside the next window, which hears
+# them from their start, so they need no second pass. Measured against 5 and 8 s on the stress set
+# (docs/benchmarks.md, round 5): faster on base and the lowest WER, no dropped clip.
+LONG_OVERLAP_S = 10.0
 
 
 def _audio_array(audio: Any) -> np.ndarray:
@@ -233,8 +241,12 @@ def _overlapping(
     verbose: bool,
     check_coverage: bool,
     method: str,
+    recover: bool = False,
 ) -> LongformResult:
-    """Overlapping windows decoded to their ends and merged on timed words (overlapping, long)."""
+    """Overlapping windows decoded to their ends and merged on timed words (overlapping, long).
+
+    With `recover`, VAD speech that no window transcribed is decoded again on its own (``recover``).
+    """
     started = perf_counter()
     audio = _audio_array(audio)
     chunk = round(chunk_s * SAMPLE_RATE)
@@ -243,9 +255,12 @@ def _overlapping(
     spans = [(s, min(s + chunk, len(audio))) for s in window_starts(len(audio), chunk, step)]
     profile: dict[str, float] = {}
     speech = _speech(audio, check_coverage, profile)
-    covered = _decode(
-        model, _mel(model, audio, profile), spans, language, batch_size, method, verbose, speech
-    )
+    mel = _mel(model, audio, profile)
+    covered = _decode(model, mel, spans, language, batch_size, method, verbose, speech)
+    if recover and speech is not None:
+        recover_start = perf_counter()
+        recover_uncovered(model, mel, covered, spans, speech, len(audio), batch_size)
+        profile["recover_s"] = perf_counter() - recover_start
     merge_start = perf_counter()
     tokenizer = tokenizer_for(model, covered.language)
     words = [_words(tokenizer, window) for window in covered.segments]
@@ -309,17 +324,21 @@ def transcribe_long(
 ) -> LongformResult:
     """The recommended way to transcribe long audio: batched speed, sequential accuracy, no silent loss.
 
-    30-second windows overlapping by 5 s, decoded in batches of `batch_size` with timestamps, each to its
-    end (the seek loop of ``engine.decode_covered``: a window Whisper stopped early is decoded again from
-    its last complete segment, batched with the others), joined by the timed-word merge; text over stretches
-    without speech is dropped (hallucination filter, so silence gives ""), and speech that VAD found but
-    no decoded segment covers is listed in ``result.uncovered`` and reported in one warning line.
+    30-second windows overlapping by 10 s (``LONG_OVERLAP_S``), decoded in batches of `batch_size` with
+    timestamps, each to its end (the seek loop of ``engine.decode_covered``: a window Whisper stopped early
+    is decoded again from its last complete segment, batched with the others), then speech no window
+    transcribed is decoded again on its own (``recover``: stretches of VAD speech without text, and
+    segments whose timestamps stretch over a sentence Whisper left out), and the windows are joined by the
+    timed-word merge; text over stretches without speech is dropped (hallucination filter, so silence gives
+    ""), and speech that still has no text is listed in ``result.uncovered`` and reported in one warning line.
 
-    Why this method: on the stress set (``mixes.mixed_long_form``) it was the only batched method with
-    sequential ``model.transcribe``'s accuracy and no dropped utterance; windows cut at silences
-    (``transcribe_vad``) were faster but lost short clips at the ends of full windows (docs/benchmarks.md).
+    Why this method: on the stress set (``mixes.mixed_long_form``, 6 seeds, tiny.en and base) it was the
+    only batched method with sequential ``model.transcribe``'s accuracy and no dropped utterance, at under
+    half its wall time on a 2-core CPU; windows cut at silences (``transcribe_vad``) were faster but lost
+    short clips at the ends of full windows (docs/benchmarks.md).
     """
-    return _overlapping(model, audio, 30.0, 5.0, check_batch_size(batch_size), language, verbose, True, "long")
+    batch_size = check_batch_size(batch_size)
+    return _overlapping(model, audio, 30.0, LONG_OVERLAP_S, batch_size, language, verbose, True, "long", recover=True)
 
 
 def transcribe_batch(

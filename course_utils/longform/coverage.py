@@ -1,8 +1,8 @@
 """What a transcript covers: the speech that voice activity detection found, minus the decoded segments' times.
 
-Every stretch of VAD speech that no decoded segment covers is either re-decoded (``recover``, used by
-``transcribe_long``) or reported: in the window records, in ``LongformResult.uncovered`` with its reason,
-and in one warning line (``UncoveredSpeechWarning``).
+Every stretch of VAD speech that no decoded segment covers is either decoded again
+(``recover.recover_uncovered``, used by ``transcribe_long``) or reported: in the window records, in
+``LongformResult.uncovered`` with its reason, and in one warning line (``UncoveredSpeechWarning``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from whisper.decoding import DecodingOptions, DecodingResult, detect_language
 from ..audio import SAMPLE_RATE
 from ..decoding import transcribe_options
 from ..settings import show_progress
-from .fast_decoding import fast_decoding
+from .fast_decoding import decode, fast_decoding
 
 # whisper.transcribe's defaults for dropping a window as silence (no text) instead of keeping a hallucination
 NO_SPEECH_THRESHOLD = 0.6
@@ -41,7 +41,10 @@ MAX_PASSES = 8  # decode passes per window at most (each pass moves on by at lea
 # decoded again from there: Whisper sometimes ends its output after a sentence and skips the speech after
 # it (a speaker change; measured on the stress set), and a pause this long is rare inside speech
 MIN_TAIL_S = 2.0
-HANDOVER_S = 1.0  # ...unless that tail starts this far inside the next overlapping window, which decodes it
+# ...unless that tail starts this far inside the next overlapping window, which then hears it from its start
+# (as whisper.transcribe's next window starts right at the last timestamp); 0 and 1 s measured on the stress
+# set: with 0 the same WER and no dropped clip, and fewer second passes (docs/benchmarks.md, round 5)
+HANDOVER_S = 0.0
 
 
 def log_mel(model: Any, audio: np.ndarray) -> torch.Tensor:
@@ -147,6 +150,18 @@ def resume_at(segments: Sequence[Segment], covered: float, unfinished: Sequence[
     return length
 
 
+def handover_points(spans: Sequence[tuple[int, int]]) -> list[int]:
+    """Per window (sample spans, in order): the sample from which a skipped tail is left to the next window.
+
+    A tail from there on lies at least HANDOVER_S inside the next window, which overlaps this one and hears
+    it from its start; without an overlapping next window, the window's end (every tail is decoded again).
+    """
+    return [
+        spans[i + 1][0] + round(HANDOVER_S * SAMPLE_RATE) if i + 1 < len(spans) and spans[i + 1][0] < end else end
+        for i, (_, end) in enumerate(spans)
+    ]
+
+
 # --- batched decoding ---------------------------------------------------------------------------------------
 
 
@@ -182,8 +197,8 @@ class _BatchDecoder:
                     without_timestamps=not self.timestamps,
                     fp16=self.fp16,
                 )
-            with fast_decoding(self.model):
-                results = whisper.decode(self.model, features, self.options)
+            with fast_decoding(self.model) as fast:
+                results = (decode if fast else whisper.decode)(self.model, features, self.options)
             done = perf_counter()
         self.encode_s += encoded - start
         self.decode_s += done - encoded
@@ -273,11 +288,7 @@ def decode_covered(
     queue = deque((i, start) for i, (start, _) in enumerate(spans))
     begin = decoder.tokenizer.timestamp_begin
     tailed: set[int] = set()  # windows whose tail after a complete output was already decoded again
-    # a tail from this sample on lies at least HANDOVER_S inside the next (overlapping) window: it decodes it
-    handover = [
-        spans[i + 1][0] + round(HANDOVER_S * SAMPLE_RATE) if i + 1 < n and spans[i + 1][0] < end else end
-        for i, (_, end) in enumerate(spans)
-    ]
+    handover = handover_points(spans)
     while queue:
         batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
         results, took = decoder([window_mel(mel, seek, spans[i][1]) for i, seek in batch])

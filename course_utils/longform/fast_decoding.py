@@ -1,7 +1,7 @@
 """Two exact speed-ups of Whisper's decoding step, used only where they were checked to give Whisper's tokens.
 
-Both are memory-layout changes measured on a 2-core CPU with ~10 windows per batch; the sampled tokens are
-the same:
+The first two are memory-layout changes measured on a 2-core CPU with ~10 windows per batch; the sampled
+tokens are the same:
 
 - cross-attention: Whisper re-views the cached encoder keys and values as strided (batch, heads, 1500, dim)
   tensors at every step, and attention over strided memory is ~30 % slower, so a contiguous copy is made
@@ -9,6 +9,12 @@ the same:
 - logits: ``x @ embedding.T`` for a few rows is computed as ``(embedding @ x.T).T`` (``_decoder_forward``, a
   copy of ``whisper.model.TextDecoder.forward`` with only that line changed), a product shape the BLAS
   handles ~2× faster; it is the largest single cost of a batched step.
+
+A third is a change of schedule (``decode``): ``whisper.decode`` keeps computing every row of a batch until
+the last one ends, although a finished row only appends end-of-text; here finished rows leave the batch
+(their key/value caches are cut out) once a quarter of the rows still running have finished, so a batch
+with one long window costs little more than that window. The tokens of every row are computed by the same
+code from the same cache, so they are Whisper's.
 
 Because ``_decoder_forward`` copies Whisper's code, it is pinned to the openai-whisper versions it was
 checked against (``CHECKED_WHISPER_VERSIONS``) and verified once per model at first use: a short greedy
@@ -29,7 +35,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 import whisper
+from whisper.decoding import DecodingOptions, DecodingResult, DecodingTask
 
+SHRINK_FRACTION = 0.25  # finished rows leave the batch once they are this share of the rows still running
 # openai-whisper releases whose TextDecoder.forward _decoder_forward copies (checked line by line)
 CHECKED_WHISPER_VERSIONS = frozenset({"20250625"})
 _VERIFIED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()  # model → patch verified
@@ -179,3 +187,49 @@ class _ContiguousAttention:
         query = q.view(n_batch, 1, heads, -1).permute(0, 2, 1, 3)
         out = F.scaled_dot_product_attention(query, self.keys, self.values)
         return out.permute(0, 2, 1, 3).flatten(start_dim=2), None
+
+
+def decode(model: Any, features: torch.Tensor, options: DecodingOptions) -> list[DecodingResult]:
+    """``whisper.decode`` of a batch of encoded windows, with finished rows leaving the batch (same tokens)."""
+    return _ShrinkingTask(model, options).run(features)
+
+
+class _ShrinkingTask(DecodingTask):
+    """Whisper's DecodingTask whose main loop drops finished rows (greedy, one sample per window only)."""
+
+    def _main_loop(self, audio_features: torch.Tensor, tokens: torch.Tensor) -> tuple[Any, Any, Any]:
+        if self.n_group != 1 or not hasattr(self.inference, "kv_cache"):  # beam search: Whisper's loop
+            return super()._main_loop(audio_features, tokens)
+        n_batch = tokens.shape[0]
+        eot = self.tokenizer.eot
+        sum_logprobs = torch.zeros(n_batch, device=audio_features.device)
+        no_speech_probs = [float("nan")] * n_batch
+        rows = torch.arange(n_batch, device=tokens.device)  # the batch rows still running, in cache order
+        try:
+            for i in range(self.sample_len):
+                running = tokens[rows]
+                logits = self.inference.logits(running, audio_features)
+                if i == 0 and self.tokenizer.no_speech is not None:
+                    probs_at_sot = logits[:, self.sot_index].float().softmax(dim=-1)
+                    no_speech_probs = probs_at_sot[:, self.tokenizer.no_speech].tolist()
+                logits = logits[:, -1]
+                for logit_filter in self.logit_filters:
+                    logit_filter.apply(logits, running)
+                part = sum_logprobs[rows]
+                running, _ = self.decoder.update(running, logits, part)
+                sum_logprobs[rows] = part
+                tokens = F.pad(tokens, (0, 1), value=eot)
+                tokens[rows, -1] = running[:, -1]
+                alive = running[:, -1] != eot
+                if not bool(alive.any()) or tokens.shape[-1] > self.n_ctx:
+                    break
+                n_done = len(rows) - int(alive.sum())
+                if n_done and n_done >= SHRINK_FRACTION * len(rows):
+                    keep = alive.nonzero().flatten()
+                    cache = self.inference.kv_cache
+                    for module, tensor in cache.items():
+                        cache[module] = tensor[keep].detach()
+                    rows = rows[keep]
+        finally:
+            self.inference.cleanup_caching()
+        return tokens, sum_logprobs, no_speech_probs
