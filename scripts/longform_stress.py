@@ -1,6 +1,7 @@
 """Measure the long-form methods on the stress set (issue 12): WER, dropped utterances, uncovered speech, wall time.
 
     python scripts/longform_stress.py --model tiny.en --seeds 0,1,2,3 --json docs/benchmarks/stress-tiny.en.json
+    python scripts/longform_stress.py --model base --batch-size 16 --only long,faster --int8 --json ...
 
 Every method runs on every recording in one process, taking turns (round-robin per recording), after one
 warm-up on the first 8 s; the mixes are ``mixes.mixed_long_form(seed)`` with 10 dB SNR pink noise on odd seeds.
@@ -23,11 +24,12 @@ from course_utils.engines import faster_whisper_model, faster_whisper_transcribe
 from course_utils.longform import transcribe_long, transcribe_overlapping, transcribe_vad
 from course_utils.mixes import STRESS_SEEDS, mixed_long_form
 from course_utils.models import load_model
+from course_utils.quantize import quantize
 from course_utils.scoring import dropped_utterances, word_errors
 
 
-def methods(model: Any, batch_size: int, faster: bool) -> dict[str, Callable[[Any], str]]:
-    """name → audio-to-text function, sequential openai-whisper first."""
+def methods(model: Any, batch_size: int, faster: bool, int8: bool = False) -> dict[str, Callable[[Any], str]]:
+    """name → audio-to-text function, sequential openai-whisper first (with `int8`: both engines' int8 rows)."""
     options = transcribe_options(model)
     out: dict[str, Callable[[Any], str]] = {
         "openai-whisper model.transcribe (sequential)": lambda a: model.transcribe(a, **options)["text"],
@@ -41,6 +43,13 @@ def methods(model: Any, batch_size: int, faster: bool) -> dict[str, Callable[[An
         language = None if model.is_multilingual else "en"
         pipeline = faster_whisper_transcriber(faster_whisper_model(model, "float32"), language, batch_size)
         out[f"faster-whisper BatchedInferencePipeline fp32 (batch {batch_size})"] = pipeline
+        if int8:
+            pipeline8 = faster_whisper_transcriber(faster_whisper_model(model, "int8"), language, batch_size)
+            out[f"faster-whisper BatchedInferencePipeline int8 (batch {batch_size})"] = pipeline8
+    if int8:
+        small = quantize(model)  # course_utils.quantize: int8 where it pays on this CPU (RECOMMENDED parts)
+        out[f"transcribe_long int8 (batch {batch_size})"] = lambda a: transcribe_long(small, a, batch_size,
+                                                                                      verbose=False).text
     return out
 
 
@@ -51,12 +60,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", default=",".join(map(str, STRESS_SEEDS)))
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--no-faster-whisper", action="store_true")
+    parser.add_argument("--int8", action="store_true", help="add int8 rows: faster-whisper's and transcribe_long's")
     parser.add_argument("--json", default="")
     parser.add_argument("--only", default="", help="comma-separated words: keep the methods whose name has one")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     model = load_model(args.model, device="cpu")
-    runs = methods(model, args.batch_size, not args.no_faster_whisper)
+    runs = methods(model, args.batch_size, not args.no_faster_whisper, args.int8)
     if args.only:
         words = args.only.split(",")
         runs = {name: run for i, (name, run) in enumerate(runs.items()) if i == 0 or any(w in name for w in words)}
