@@ -41,6 +41,10 @@ MAX_PASSES = 8  # decode passes per window at most (each pass moves on by at lea
 # decoded again from there: Whisper sometimes ends its output after a sentence and skips the speech after
 # it (a speaker change; measured on the stress set), and a pause this long is rare inside speech
 MIN_TAIL_S = 2.0
+# windows per encoder call on a CPU: 13 windows in slices of 2 took 0.69× (tiny.en) and 0.81× (base) the time
+# of one call with all 13 on the 2-core machine of docs/benchmarks.md (the attention of a big batch spills
+# out of the caches); a GPU takes the whole batch at once
+CPU_ENCODER_BATCH = 2
 # ...unless that tail starts this far inside the next overlapping window, which then hears it from its start
 # (as whisper.transcribe's next window starts right at the last timestamp); 0 and 1 s measured on the stress
 # set: with 0 the same WER and no dropped clip, and fewer second passes (docs/benchmarks.md, round 5)
@@ -162,6 +166,13 @@ def handover_points(spans: Sequence[tuple[int, int]]) -> list[int]:
     ]
 
 
+def encode(model: Any, batch: torch.Tensor) -> torch.Tensor:
+    """The encoder over a batch of mel windows: on a CPU in slices of CPU_ENCODER_BATCH, else all at once."""
+    if batch.device.type != "cpu" or len(batch) <= CPU_ENCODER_BATCH:
+        return model.encoder(batch)
+    return torch.cat([model.encoder(batch[i : i + CPU_ENCODER_BATCH]) for i in range(0, len(batch), CPU_ENCODER_BATCH)])
+
+
 # --- batched decoding ---------------------------------------------------------------------------------------
 
 
@@ -184,7 +195,7 @@ class _BatchDecoder:
         with torch.inference_mode():
             batch = torch.stack(list(mels)).to(self.model.device, self.dtype)
             start = perf_counter()
-            features = self.model.encoder(batch)
+            features = encode(self.model, batch)
             encoded = perf_counter()
             if self.options is None:
                 if not self.language:
