@@ -41,14 +41,14 @@ MAX_PASSES = 8  # decode passes per window at most (each pass moves on by at lea
 # decoded again from there: Whisper sometimes ends its output after a sentence and skips the speech after
 # it (a speaker change; measured on the stress set), and a pause this long is rare inside speech
 MIN_TAIL_S = 2.0
+# ...unless that tail starts this far inside the next overlapping window, which then hears it from its start
+# (as whisper.transcribe's next window starts right at the last timestamp). Stress set, base, 5 s overlap:
+# 0 s gave 0.49× sequential time and 7.70 % WER, 1 s 0.53× and 7.58 %, no dropped clip (docs/benchmarks.md)
+HANDOVER_S = 0.0
 # windows per encoder call on a CPU: 13 windows in slices of 2 took 0.69× (tiny.en) and 0.81× (base) the time
 # of one call with all 13 on the 2-core machine of docs/benchmarks.md (the attention of a big batch spills
 # out of the caches); a GPU takes the whole batch at once
 CPU_ENCODER_BATCH = 2
-# ...unless that tail starts this far inside the next overlapping window, which then hears it from its start
-# (as whisper.transcribe's next window starts right at the last timestamp); 0 and 1 s measured on the stress
-# set: with 0 the same WER and no dropped clip, and fewer second passes (docs/benchmarks.md, round 5)
-HANDOVER_S = 0.0
 
 
 def log_mel(model: Any, audio: np.ndarray) -> torch.Tensor:

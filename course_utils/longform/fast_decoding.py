@@ -1,4 +1,4 @@
-"""Two exact speed-ups of Whisper's decoding step, used only where they were checked to give Whisper's tokens.
+"""Three exact speed-ups of Whisper's decoding, used only where they were checked to give Whisper's tokens.
 
 The first two are memory-layout changes measured on a 2-core CPU with ~10 windows per batch; the sampled
 tokens are the same:
@@ -14,7 +14,9 @@ A third is a change of schedule (``decode``): ``whisper.decode`` keeps computing
 the last one ends, although a finished row only appends end-of-text; here finished rows leave the batch
 (their key/value caches are cut out) once a quarter of the rows still running have finished, so a batch
 with one long window costs little more than that window. The tokens of every row are computed by the same
-code from the same cache, so they are Whisper's.
+code from the same cache, so they are Whisper's (a test compares tokens, log-probabilities and no-speech
+probabilities with ``whisper.decode``). It overrides ``DecodingTask._main_loop``, so it runs only where the
+other two do (a checked Whisper version).
 
 Because ``_decoder_forward`` copies Whisper's code, it is pinned to the openai-whisper versions it was
 checked against (``CHECKED_WHISPER_VERSIONS``) and verified once per model at first use: a short greedy
