@@ -245,6 +245,17 @@ def test_fast_decoding_gives_whispers_tokens(model, speech_40s) -> None:  # noqa
     assert all("qkv_attention" not in vars(b.cross_attn) for b in model.decoder.blocks)
 
 
+def test_cpu_encoder_slices_give_the_whole_batchs_features(model) -> None:  # noqa: ANN001
+    """engine.encode on a CPU runs CPU_ENCODER_BATCH windows per call: every window, in order, same features."""
+    generator = torch.Generator().manual_seed(0)
+    mels = torch.randn(2 * engine.CPU_ENCODER_BATCH + 1, model.dims.n_mels, 3000, generator=generator)
+    with torch.inference_mode():
+        whole = model.encoder(mels)
+        sliced = engine.encode(model, mels)
+    assert sliced.shape == whole.shape
+    assert torch.allclose(sliced, whole, atol=1e-4)
+
+
 @pytest.mark.corpus
 @pytest.mark.parametrize("timestamps", [False, True])
 def test_finished_rows_leave_the_batch_with_whispers_tokens(model, speech_40s, timestamps) -> None:  # noqa: ANN001

@@ -82,6 +82,7 @@ def test_recovery_pieces_and_owner() -> None:
     assert [stretch for stretch, _ in work[1:]] == [(40.0, 40.0 + piece_s), (40.0 + piece_s, 45.0 + piece_s)]
     assert all(b - a <= 30.0 for _, (a, b) in work)
     assert recover.pieces([(0.3, 2.5)], duration_s=3.0) == [((0.3, 2.5), (0.0, 3.0))]  # clipped to the audio
+    assert recover.context_window(10.0, 39.5, 100.0) == (9.0, 39.0)  # a whole-window segment: at most 30 s
     spans = [(0, 30 * SAMPLE_RATE), (25 * SAMPLE_RATE, 55 * SAMPLE_RATE)]
     assert recover.owner(spans, 24.0, 27.0) == 0 and recover.owner(spans, 27.0, 31.0) == 1
     assert recover.share_inside(9.0, 11.0, 10.0, 14.0) == pytest.approx(0.5)
@@ -277,10 +278,10 @@ def test_transcribe_long_decodes_a_stretched_segment_again(model, two_speakers, 
     monkeypatch.setattr(engine, "timed_segments", skip_first_speaker)
     result = transcribe_long(model, audio, batch_size=4, verbose=False)
     assert result.chunks[0].passes >= 2 and wer(reference, result.text) < 0.3, result.text
-    monkeypatch.setattr(recover, "MAX_SPEECH_PER_WORD_S", 1e9)  # without the rule the loss would be silent
+    monkeypatch.setattr(recover, "MAX_SPEECH_PER_WORD_S", 1e9)  # without the rule the first speaker is lost
     calls.clear()
     with warnings.catch_warnings():
-        warnings.simplefilter("error", UncoveredSpeechWarning)
+        warnings.simplefilter("ignore", UncoveredSpeechWarning)
         lossy = transcribe_long(model, audio, batch_size=4, verbose=False)
     assert wer(reference, lossy.text) > wer(reference, result.text) + 0.2
 

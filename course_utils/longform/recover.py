@@ -50,14 +50,19 @@ def share_inside(start_s: float, end_s: float, stretch_start: float, stretch_end
     return overlap([(stretch_start, stretch_end)], start_s, end_s) / (end_s - start_s)
 
 
+def context_window(start_s: float, stop_s: float, duration_s: float) -> Interval:
+    """The window that hears a stretch: CONTEXT_S either side, inside the audio, at most Whisper's 30 s."""
+    first = max(0.0, start_s - CONTEXT_S)
+    return first, min(duration_s, stop_s + CONTEXT_S, first + N_SAMPLES / SAMPLE_RATE)
+
+
 def pieces(holes: Sequence[Interval], duration_s: float) -> list[tuple[Interval, Interval]]:
     """(stretch, window) pairs in seconds: each hole cut into stretches of at most MAX_PIECE_S, with context."""
     out = []
     for start, end in holes:
         while start < end:
             stop = min(end, start + MAX_PIECE_S)
-            window = (max(0.0, start - CONTEXT_S), min(duration_s, stop + CONTEXT_S))
-            out.append(((start, stop), window))
+            out.append(((start, stop), context_window(start, stop, duration_s)))
             start = stop
     return out
 
@@ -100,7 +105,7 @@ def recover_uncovered(
     ]
     for i, segment in stretched(covered, speech, words):
         stretch = (segment.start_s, segment.end_s)
-        work.append((stretch, (max(0.0, stretch[0] - CONTEXT_S), min(duration_s, stretch[1] + CONTEXT_S)), i, segment))
+        work.append((stretch, context_window(*stretch, duration_s), i, segment))
     if not work or not spans:
         return 0
     windows = [(round(a * SAMPLE_RATE), min(n_samples, round(b * SAMPLE_RATE))) for _, (a, b), _, _ in work]
