@@ -17,6 +17,7 @@ from course_utils.longform import (
     recover,
     transcribe_batch,
     transcribe_chunked,
+    transcribe_fast,
     transcribe_long,
     transcribe_overlapping,
     transcribe_vad,
@@ -169,7 +170,8 @@ def test_silence_gives_empty_text_from_every_method(model, seconds) -> None:  # 
                   (0.003 * rng.standard_normal(seconds * SAMPLE_RATE)).astype(np.float32)):
         with warnings.catch_warnings():
             warnings.simplefilter("error", UncoveredSpeechWarning)
-            for method in (transcribe_chunked, transcribe_overlapping, transcribe_vad, transcribe_long):
+            methods = (transcribe_chunked, transcribe_overlapping, transcribe_vad, transcribe_fast, transcribe_long)
+            for method in methods:
                 result = method(model, audio, verbose=False)
                 assert result.text == "", (method.__name__, result.text)
                 assert result.uncovered == []

@@ -41,7 +41,7 @@ class LongformResult:
     audio_s: float
     compute_s: float  # wall time of the whole call: mel, VAD, encode, decode, merge
     rtf: float
-    method: str  # "chunked", "overlapping", "vad" or "long"
+    method: str  # "chunked", "overlapping", "vad", "fast" or "long"
     batch_size: int = 1
     profile: dict[str, float] = field(default_factory=dict)  # seconds per stage: mel, vad, encode, decode
     speech_s: float | None = None  # seconds of speech found by VAD (None: coverage not checked)
