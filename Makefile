@@ -57,7 +57,7 @@ test-browser: kernel
 lesson: install
 	$(PY) -m course_utils.runner $(LESSON) --out build $(LESSON_PARAMS) $(if $(filter True,$(QUICK)),-p QUICK=True) $(if $(DEVICE),-p DEVICE=$(DEVICE))
 
-BENCH_FLAGS ?= --repeats 3 --wait-idle 300 --retries 3
+BENCH_FLAGS ?= --repeats 3 --wait-idle 300 --retries 3 --batch-sizes 8,16
 bench: install
 	@set -e; for model in tiny.en base; do for kind in longform throughput; do \
 		$(PY) -m course_utils.bench $$kind --model $$model $(BENCH_FLAGS) --json docs/benchmarks/$$kind-$$model.json \

@@ -21,7 +21,7 @@ from typing import Any
 
 from course_utils.decoding import transcribe_options
 from course_utils.engines import faster_whisper_model, faster_whisper_transcriber
-from course_utils.longform import transcribe_long, transcribe_overlapping, transcribe_vad
+from course_utils.longform import transcribe_fast, transcribe_long, transcribe_overlapping, transcribe_vad
 from course_utils.mixes import STRESS_SEEDS, mixed_long_form
 from course_utils.models import load_model
 from course_utils.quantize import quantize
@@ -38,6 +38,7 @@ def methods(model: Any, batch_size: int, faster: bool, int8: bool = False) -> di
                                                                          verbose=False).text,
         f"transcribe_overlapping (batch {batch_size})": lambda a: transcribe_overlapping(
             model, a, batch_size=batch_size, verbose=False).text,
+        f"transcribe_fast (batch {batch_size})": lambda a: transcribe_fast(model, a, batch_size, verbose=False).text,
     }
     if faster:
         language = None if model.is_multilingual else "en"
@@ -50,6 +51,8 @@ def methods(model: Any, batch_size: int, faster: bool, int8: bool = False) -> di
         small = quantize(model)  # course_utils.quantize: int8 where it pays on this CPU (RECOMMENDED parts)
         out[f"transcribe_long int8 (batch {batch_size})"] = lambda a: transcribe_long(small, a, batch_size,
                                                                                       verbose=False).text
+        out[f"transcribe_fast int8 (batch {batch_size})"] = lambda a: transcribe_fast(small, a, batch_size,
+                                                                                      verbose=False).text
     return out
 
 
@@ -60,7 +63,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", default=",".join(map(str, STRESS_SEEDS)))
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--no-faster-whisper", action="store_true")
-    parser.add_argument("--int8", action="store_true", help="add int8 rows: faster-whisper's and transcribe_long's")
+    parser.add_argument("--int8", action="store_true",
+                        help="add int8 rows: faster-whisper's, transcribe_long's and transcribe_fast's")
     parser.add_argument("--json", default="")
     parser.add_argument("--only", default="", help="comma-separated words: keep the methods whose name has one")
     args = parser.parse_args(argv)
@@ -93,12 +97,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"seed {seed} {name:<60} {wall:7.2f} s  WER {100 * counts.rate:5.2f} %  dropped "
                   f"{[mix.clip_ids[i] for i in dropped]}", flush=True)
     base = rows[next(iter(rows))]["wall_s"]
+    fw8 = next((row["wall_s"] for name, row in rows.items() if "faster-whisper" in name and "int8" in name), None)
     print(f"\n{args.model}, seeds {seeds}, {sum(m.duration_s for m in mixes.values()):.0f} s of audio")
-    print("| method | wall s | × sequential | WER % | dropped utterances |\n|---|---:|---:|---:|---:|")
+    print("| method | wall s | × sequential | × faster-whisper int8 | WER % | dropped utterances |\n"
+          "|---|---:|---:|---:|---:|---:|")
     for name, row in rows.items():
         row["wer"] = row["errors"] / row["words"]
         row["ratio"] = row["wall_s"] / base
-        print(f"| {name} | {row['wall_s']:.2f} | {row['ratio']:.2f} | {100 * row['wer']:.2f} | {row['dropped']} |")
+        row["ratio_fw_int8"] = row["wall_s"] / fw8 if fw8 else None
+        versus = f"{row['ratio_fw_int8']:.2f}" if fw8 else ""
+        print(f"| {name} | {row['wall_s']:.2f} | {row['ratio']:.2f} | {versus} | {100 * row['wer']:.2f} | "
+              f"{row['dropped']} |")
     result = {"model": args.model, "seeds": seeds, "batch_size": args.batch_size, "command": " ".join(sys.argv),
               "rows": rows}
     if args.json:

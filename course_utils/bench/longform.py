@@ -18,6 +18,7 @@ from ..decoding import default_device, transcribe_options
 from ..engines import faster_whisper_model, faster_whisper_transcriber
 from ..mixes import STRESS_SEEDS, LongForm, english_long_form, long_form, mixed_long_form
 from ..models import load_model
+from ..quantize import quantize
 from ..scoring import dropped_utterances, normalize_text, wer
 from . import report
 from .runs import Clock, Run, median_run, round_robin
@@ -110,9 +111,18 @@ def _methods(model: Any, batch_sizes: Sequence[int], faster_whisper: bool) -> li
     methods += [(f"course_utils transcribe_vad (batch {b})", "course_utils",
                  lambda a, b=b: longform.transcribe_vad(model, a, batch_size=b, verbose=False))
                 for b in batch_sizes]
+    methods += [(f"course_utils transcribe_fast (batch {b})", "course_utils",
+                 lambda a, b=b: longform.transcribe_fast(model, a, batch_size=b, verbose=False))
+                for b in batch_sizes]
     methods += [(f"course_utils transcribe_long (batch {b})", "course_utils",
                  lambda a, b=b: longform.transcribe_long(model, a, batch_size=b, verbose=False))
                 for b in batch_sizes]
+    if model.device.type == "cpu":  # int8 (course_utils.quantize) runs on CPU only
+        small, b = quantize(model), max(batch_sizes)
+        methods += [(f"course_utils {name} int8 (batch {b})", "course_utils",
+                     lambda a, method=method: method(small, a, batch_size=b, verbose=False))
+                    for name, method in (("transcribe_fast", longform.transcribe_fast),
+                                         ("transcribe_long", longform.transcribe_long))]
     if faster_whisper:
         language = None if model.is_multilingual else "en"
         methods += [(name, "faster-whisper", run)
@@ -190,6 +200,21 @@ def check_targets(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 "target": "faster than faster-whisper fp32 batched",
                 "measured": f"{chosen.compute_s:.2f} s vs {fw[0].compute_s:.2f} s",
                 "met": chosen.compute_s < fw[0].compute_s,
+            }
+        )
+    int8 = [r for r in rows if r.family == "faster-whisper" and "Batched" in r.method and "int8" in r.method]
+    if int8:
+        fw8 = int8[0]
+        within = [r for r in ours if r.wer <= fw8.wer + 0.005]
+        quickest = min(within, key=lambda r: r.compute_s, default=None)
+        targets.append(
+            {
+                "target": "best course_utils method ≤ faster-whisper int8 batched time, WER ≤ its WER + 0.5 point",
+                "measured": (f"{quickest.method}: {quickest.compute_s / fw8.compute_s:.2f}× "
+                             f"({quickest.compute_s:.2f} s vs {fw8.compute_s:.2f} s), WER {100 * quickest.wer:.2f} % "
+                             f"vs {100 * fw8.wer:.2f} %") if quickest else
+                            f"no course_utils method within 0.5 point of {100 * fw8.wer:.2f} %",
+                "met": bool(quickest is not None and quickest.compute_s <= fw8.compute_s),
             }
         )
     chunked = next((r for r in ours if "chunked" in r.method), None)

@@ -16,7 +16,8 @@ The methods differ only in where the windows are cut:
   (``onepass``);
 - ``transcribe_batch``: many short files, batched for throughput.
 
-Rooms: ``windows`` and ``merge`` (pure functions), ``vad`` (Silero), ``engine`` (the batched decode),
+Rooms: ``windows`` and ``merge`` (pure functions), ``vad`` (Silero), ``engine`` (the batched decode), ``files``
+(``transcribe_batch``), ``onepass`` (``transcribe_fast``'s checked single pass),
 ``fast_decoding`` (the checked decoder speed-ups), ``coverage`` and ``recover`` (speech without text).
 """
 
@@ -28,9 +29,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from whisper.audio import N_SAMPLES
 
-from ..audio import SAMPLE_RATE, load_audio
+from ..audio import SAMPLE_RATE
 from .coverage import (
     UncoveredSpeechWarning,
     drop_unspoken,
@@ -40,7 +40,8 @@ from .coverage import (
     warn_uncovered,
     with_reasons,
 )
-from .engine import Covered, Segment, decode_covered, decode_windows, log_mel, progress, tokenizer_for, window_mel
+from .engine import Covered, Segment, audio_array, decode_covered, log_mel, progress, tokenizer_for
+from .files import transcribe_batch
 from .merge import TimedWord, merge_overlapping, merge_timed, timed_words
 from .onepass import decode_one_pass
 from .recover import recover_uncovered
@@ -61,13 +62,6 @@ Interval = tuple[float, float]
 # them from their start, so they need no second pass. Measured against 5 and 8 s on the stress set
 # (docs/benchmarks.md, round 5): faster on base and the lowest WER, no dropped clip.
 LONG_OVERLAP_S = 10.0
-
-
-def _audio_array(audio: Any) -> np.ndarray:
-    """16 kHz mono float32 through the one loader (arrays pass through, files are decoded)."""
-    if audio is None:
-        raise ValueError("audio is None; pass a 16 kHz mono array (e.g. from course_utils.audio.load_audio)")
-    return load_audio(audio, sr=SAMPLE_RATE)
 
 
 def _speech(audio: np.ndarray, check: bool, profile: dict[str, float]) -> list[Interval] | None:
@@ -188,7 +182,7 @@ def transcribe_chunked(
     """
     check_chunk(chunk_s)
     started = perf_counter()
-    audio = _audio_array(audio)
+    audio = audio_array(audio)
     chunk = round(chunk_s * SAMPLE_RATE)
     check_window_count(len(audio), chunk, chunk)
     spans = [(s, min(s + chunk, len(audio))) for s in window_starts(len(audio), chunk, chunk)]
@@ -251,7 +245,7 @@ def _overlapping(
     With `recover`, VAD speech that no window transcribed is decoded again on its own (``recover``).
     """
     started = perf_counter()
-    audio = _audio_array(audio)
+    audio = audio_array(audio)
     chunk = round(chunk_s * SAMPLE_RATE)
     step = chunk - round(overlap_s * SAMPLE_RATE)
     check_window_count(len(audio), chunk, step)
@@ -312,7 +306,7 @@ def transcribe_vad(
     check_chunk(chunk_s)
     batch_size = check_batch_size(batch_size)
     started = perf_counter()
-    audio = _audio_array(audio)
+    audio = audio_array(audio)
     profile: dict[str, float] = {}
     spans, speech = _vad_spans(audio, chunk_s, profile)
     mel = _mel(model, audio, profile) if spans else torch.zeros(0)
@@ -333,7 +327,7 @@ def transcribe_fast(
     """
     batch_size = check_batch_size(batch_size)
     started = perf_counter()
-    audio = _audio_array(audio)
+    audio = audio_array(audio)
     profile: dict[str, float] = {}
     spans, speech = _vad_spans(audio, MAX_CHUNK_S, profile)
     mel = _mel(model, audio, profile) if spans else torch.zeros(0)
@@ -364,40 +358,6 @@ def transcribe_long(
     """
     batch_size = check_batch_size(batch_size)
     return _overlapping(model, audio, 30.0, LONG_OVERLAP_S, batch_size, language, verbose, True, "long", recover=True)
-
-
-def transcribe_batch(
-    model: Any, audios: Sequence[Any], batch_size: int = 8, language: str | None = None, verbose: bool = True
-) -> list[str]:
-    """Transcribe many short (≤ 30 s) recordings, `batch_size` windows per decode call, for throughput.
-
-    Files are sorted by length before batching (similar lengths finish decoding together) and the texts are
-    returned in the input order. The language is detected once, on the first file, unless given: pass
-    `language` for a set in another language, and one call per language for mixed sets.
-    """
-    batch_size = check_batch_size(batch_size)
-    if isinstance(audios, (str, np.ndarray)) or not len(audios):
-        raise ValueError("audios must be a non-empty list of arrays or paths (one per file)")
-    arrays = [_audio_array(audio) for audio in audios]
-    too_long = [i for i, a in enumerate(arrays) if len(a) > N_SAMPLES]
-    if too_long:
-        i = too_long[0]
-        raise ValueError(
-            f"file {i} lasts {len(arrays[i]) / SAMPLE_RATE:.1f} s, more than Whisper's "
-            f"{MAX_CHUNK_S:g} s window; "
-            "transcribe long recordings with course_utils.longform.transcribe_overlapping (or transcribe_vad)"
-        )
-    order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))
-    if language is None and model.is_multilingual:  # detect on the first file, as documented
-        order.remove(0)
-        order.insert(0, 0)
-    mels = [window_mel(log_mel(model, arrays[i]), 0, len(arrays[i])) for i in order]  # each file alone
-    with progress(len(mels), "batched", verbose) as bar:
-        decoded = decode_windows(model, mels, language, batch_size, bar)
-    texts = [""] * len(arrays)
-    for i, text in zip(order, decoded.texts, strict=True):
-        texts[i] = text
-    return texts
 
 
 __all__ = [

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from whisper.audio import HOP_LENGTH, N_FFT, N_FRAMES
 from whisper.decoding import DecodingOptions, DecodingResult, detect_language
 
-from ..audio import SAMPLE_RATE
+from ..audio import SAMPLE_RATE, load_audio
 from ..decoding import transcribe_options
 from ..settings import show_progress
 from .fast_decoding import decode, fast_decoding
@@ -49,6 +49,13 @@ HANDOVER_S = 0.0
 # of one call with all 13 on the 2-core machine of docs/benchmarks.md (the attention of a big batch spills
 # out of the caches); a GPU takes the whole batch at once
 CPU_ENCODER_BATCH = 2
+
+
+def audio_array(audio: Any) -> np.ndarray:
+    """16 kHz mono float32 through the one loader (arrays pass through, files are decoded)."""
+    if audio is None:
+        raise ValueError("audio is None; pass a 16 kHz mono array (e.g. from course_utils.audio.load_audio)")
+    return load_audio(audio, sr=SAMPLE_RATE)
 
 
 def log_mel(model: Any, audio: np.ndarray) -> torch.Tensor:
