@@ -40,3 +40,25 @@ def lesson_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     finally:
         if saved is not None:
             os.environ["MPLBACKEND"] = saved
+
+
+@pytest.fixture(scope="module")
+def model():  # noqa: ANN201
+    """tiny.en, loaded once per module; a loading error is a failure, never a skip (files may override it)."""
+    from course_utils import load_model
+
+    return load_model("tiny.en", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def two_speakers():  # noqa: ANN201
+    """JFK, 3 s of silence, then a LibriSpeech sentence: one window with a long pause between two speakers."""
+    import numpy as np
+
+    from course_utils.audio import SAMPLE_RATE
+    from course_utils.corpus import load_clip
+
+    first, ref1 = load_clip("jfk")
+    second, ref2 = load_clip("librispeech-1089-134686-0000")
+    pause = np.zeros(3 * SAMPLE_RATE, dtype=np.float32)
+    return np.concatenate([first, pause, second]), f"{ref1} {ref2}"

@@ -143,23 +143,6 @@ def test_dropped_utterances_counts_clips_mostly_deleted() -> None:
 # --- real model ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def model():  # noqa: ANN201
-    """tiny.en, loaded once; a loading error is a failure, never a skip."""
-    from course_utils import load_model
-
-    return load_model("tiny.en", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def two_speakers():  # noqa: ANN201
-    """JFK, 3 s of silence, then a LibriSpeech sentence: a window with a long pause between two speakers."""
-    from course_utils.corpus import load_clip
-
-    first, ref1 = load_clip("jfk")
-    second, ref2 = load_clip("librispeech-1089-134686-0000")
-    pause = np.zeros(3 * SAMPLE_RATE, dtype=np.float32)
-    return np.concatenate([first, pause, second]), f"{ref1} {ref2}"
 
 
 @pytest.mark.parametrize("seconds", [30, 60])

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-import pytest
-
-from course_utils.audio import SAMPLE_RATE
 from course_utils.longform import onepass, transcribe_fast
 from course_utils.scoring import wer
 
@@ -28,23 +24,6 @@ def test_a_repetition_loop_needs_timestamps() -> None:
     assert onepass.needs_timestamps(list(range(200)), loop, 10.0).startswith("repetitive text")
 
 
-@pytest.fixture(scope="module")
-def model():  # noqa: ANN201
-    """tiny.en, loaded once; a loading error is a failure, never a skip."""
-    from course_utils import load_model
-
-    return load_model("tiny.en", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def two_speakers():  # noqa: ANN201
-    """JFK, 3 s of silence, then a LibriSpeech sentence: one VAD window with two speakers."""
-    from course_utils.corpus import load_clip
-
-    first, ref1 = load_clip("jfk")
-    second, ref2 = load_clip("librispeech-1089-134686-0000")
-    pause = np.zeros(3 * SAMPLE_RATE, dtype=np.float32)
-    return np.concatenate([first, pause, second]), f"{ref1} {ref2}"
 
 
 def test_fast_decodes_each_window_once_when_the_checks_pass(model, two_speakers) -> None:  # noqa: ANN001
