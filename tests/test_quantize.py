@@ -3,14 +3,13 @@
 import pytest
 import torch
 import whisper
-from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
 from whisper.audio import N_FFT, N_FRAMES
 
 from course_utils.corpus import jfk
 from course_utils.encoder_ctx import audio_ctx, ctx_for, encode_short, transcribe_batch_short
 from course_utils.longform.fast_decoding import fast_decoding
 from course_utils.models import load_model
-from course_utils.quantize import PARTS, RECOMMENDED, expand_parts, int8_layers, quantize
+from course_utils.quantize import PARTS, RECOMMENDED, Int8Linear, expand_parts, int8_layers, quantize
 from course_utils.scoring import wer
 
 OPTIONS = whisper.DecodingOptions(language="en", without_timestamps=True, temperature=0.0, fp16=False)
@@ -56,7 +55,7 @@ def test_every_linear_layer_becomes_int8_and_the_original_is_untouched(model):
     assert _whisper_linears(q) == []
     assert q.int8_parts == PARTS
     assert len(_whisper_linears(model)) == before and int8_layers(model) == 0  # a copy by default
-    assert isinstance(q.decoder.blocks[0].cross_attn.key, DynamicInt8Linear)
+    assert isinstance(q.decoder.blocks[0].cross_attn.key, Int8Linear)
 
 
 def test_parts_are_chosen_separately(model):
@@ -183,3 +182,72 @@ def test_transcribe_long_runs_on_the_int8_model(int8):
     assert len(audio) > 60 * 16000 and calls, "the long-form decode did not use the int8 logits head"
     assert dropped_utterances(references, result.text) == []
     assert wer(" ".join(references), result.text) <= 0.15
+
+
+def test_int8_linear_scales_each_row_so_a_loud_row_does_not_flatten_the_others():
+    """One row 1000x louder than the rest: per-row scales keep the quiet rows, one scale per call would not."""
+    from course_utils.quantize import PER_TENSOR_MAX_ROWS, _dynamic_linear
+
+    torch.manual_seed(0)
+    weight, bias = torch.randn(256, 128) / 10, torch.randn(256)
+    x = torch.randn(PER_TENSOR_MAX_ROWS + 100, 128)
+    x[0] *= 1000.0
+    exact = x @ weight.T + bias
+    layer = Int8Linear(weight, bias)
+    rows = layer(x.reshape(2, -1, 128)).reshape(len(x), -1)  # batched input keeps its shape
+
+    def quiet_error(y):
+        return ((y[1:] - exact[1:]).norm() / (exact[1:] - bias).norm()).item()
+
+    assert quiet_error(rows) < 0.02
+    assert quiet_error(_dynamic_linear(weight, bias)(x)) > 5 * quiet_error(rows)
+    small = x[1 : PER_TENSOR_MAX_ROWS + 1]  # a decoding step: fbgemm's per-call kernel, same result within int8
+    assert (
+        (layer(small) - exact[1 : PER_TENSOR_MAX_ROWS + 1]).norm() / exact[1 : PER_TENSOR_MAX_ROWS + 1].norm()
+    ).item() < 0.02
+
+
+def test_activation_scales_follow_the_model_width_unless_asked(model):
+    """tiny.en (width 384) gets per-call scales under "auto"; "row" and "call" are honoured; bad values raise."""
+    from course_utils.quantize import ROW_SCALES_MIN_WIDTH, row_scales_pay
+
+    assert model.dims.n_audio_state < ROW_SCALES_MIN_WIDTH and not row_scales_pay(model)
+    auto = quantize(model, "encoder.mlp")
+    row = quantize(model, "encoder.mlp", activations="row")
+    assert auto.int8_activations == "call" and row.int8_activations == "row"
+    assert not auto.encoder.blocks[0].mlp[0].per_row and row.encoder.blocks[0].mlp[0].per_row
+    with pytest.raises(ValueError, match="already has 'row' activation scales"):
+        quantize(row, "decoder", activations="call")
+    with pytest.raises(ValueError, match="activations must be"):
+        quantize(model, activations="token")
+
+
+def test_layers_reading_one_tensor_quantise_it_once_and_see_in_place_changes(monkeypatch):
+    """query, key and value read the same tensor: one quantisation serves all; an in-place change is seen."""
+    import importlib
+
+    quantize_module = importlib.import_module("course_utils.quantize")  # the package's `quantize` is the function
+
+    torch.manual_seed(1)
+    layers = [Int8Linear(torch.randn(32, 16), torch.randn(32)) for _ in range(3)]
+    x = torch.randn(4, 100, 16)
+    calls = []
+    real_get = quantize_module._QuantizedRows.get
+
+    def counting_get(self, tensor):
+        before = self.values
+        values, scales = real_get(self, tensor)
+        if values is not before:
+            calls.append(1)
+        return values, scales
+
+    monkeypatch.setattr(quantize_module._QuantizedRows, "get", counting_get)
+    outs = [layer(x) for layer in layers]
+    assert len(calls) == 1
+    x.mul_(2.0)  # same object, new values: quantised again, outputs follow
+    again = layers[0](x)
+    assert len(calls) == 2
+    exact = [x / 2.0 @ layer.weight_int8.float().T * layer.weight_scale + layer.bias for layer in layers]
+    for out, want in zip(outs, exact, strict=True):
+        assert ((out - want).norm() / want.norm()).item() < 0.02
+    assert ((again - (2 * exact[0] - layers[0].bias)).norm() / again.norm()).item() < 0.02
