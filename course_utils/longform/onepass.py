@@ -27,9 +27,9 @@ from .engine import Covered, Segment, decode_covered, decode_windows, window_mel
 
 Interval = tuple[float, float]
 # text tokens per second of VAD speech below which a window is decoded again with timestamps. Stress set and
-# corpus passage, tiny.en and base, fp32 and int8: every window that kept its speech had at least 2.45; the
-# windows that had lost most of it had 0.04–1.22; one base window that lost 23 of its 58 words had 1.88 and
-# passes (a partial loss this check does not see; docs/benchmarks.md, round 6)
+# corpus passage, tiny.en fp32 and int8, base fp32 (base int8 not measured): every window that kept its speech
+# had at least 2.45; the windows that had lost most of it had 0.04–1.22; one base window that lost 23 of its 58
+# words had 1.88 and passes (a partial loss this check does not see; docs/benchmarks.md, round 6)
 MIN_TOKENS_PER_S = 1.5
 MAX_COMPRESSION_RATIO = 2.4  # whisper.transcribe's compression_ratio_threshold (repetition loops)
 
