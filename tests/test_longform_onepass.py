@@ -50,3 +50,25 @@ def test_fast_decodes_a_window_that_lost_its_speech_again(model, two_speakers, m
     assert result.chunks[0].passes >= 2
     assert wer(reference, result.text) < 0.15, result.text
     assert "Xyzzy" not in result.text  # the cut one-pass text was replaced, not kept beside the new one
+
+
+def test_a_window_sent_back_is_not_encoded_again(model, two_speakers, monkeypatch) -> None:  # noqa: ANN001
+    """The seek loop's first pass over a failing window uses the one pass's encoder output (same mel window)."""
+    from course_utils.longform import engine
+
+    audio, reference = two_speakers
+    monkeypatch.setattr(onepass, "needs_timestamps", lambda tokens, text, speech_s: "forced for the test")
+    encoded: list[int] = []
+    real_encode = engine.encode
+
+    def counting(model, batch):  # noqa: ANN001, ANN202
+        encoded.append(len(batch))
+        return real_encode(model, batch)
+
+    monkeypatch.setattr(engine, "encode", counting)
+    result = transcribe_fast(model, audio, verbose=False)
+    passes = [c.passes for c in result.chunks]
+    assert all(p >= 2 for p in passes), passes
+    # one encode per window in the one pass, then only the seek loop's later passes (from pass 3 on)
+    assert sum(encoded) == len(passes) + sum(p - 2 for p in passes), (encoded, passes)
+    assert wer(reference, result.text) < 0.15, result.text

@@ -13,7 +13,7 @@ window that stopped early goes back into the queue, to be decoded again in a bat
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
@@ -196,13 +196,31 @@ class _BatchDecoder:
         self.tokenizer = whisper.tokenizer.get_tokenizer(model.is_multilingual, num_languages=model.num_languages)
         self.options: DecodingOptions | None = None
         self.encode_s = self.decode_s = 0.0
+        self.features = torch.empty(0)
 
-    def __call__(self, mels: Sequence[torch.Tensor]) -> tuple[list[DecodingResult], float]:
-        """Decoded results of one batch and the seconds it took."""
+    def _encode(self, mels: Sequence[torch.Tensor], known: Sequence[torch.Tensor | None]) -> torch.Tensor:
+        """The encoder output of a batch of mel windows, encoding only those without a known output."""
+        todo = [j for j in range(len(mels)) if not known or known[j] is None]
+        if len(todo) == len(mels):
+            return encode(self.model, torch.stack(list(mels)).to(self.model.device, self.dtype))
+        parts = list(known)
+        if todo:
+            fresh = encode(self.model, torch.stack([mels[j] for j in todo]).to(self.model.device, self.dtype))
+            for j, row in zip(todo, fresh, strict=True):
+                parts[j] = row
+        return torch.stack(parts)
+
+    def __call__(
+        self, mels: Sequence[torch.Tensor], known: Sequence[torch.Tensor | None] = ()
+    ) -> tuple[list[DecodingResult], float]:
+        """Decoded results of one batch and the seconds it took; `known[j]`, when given, is window j's encoder output.
+
+        The batch's encoder output stays in ``self.features`` until the next call.
+        """
         with torch.inference_mode():
-            batch = torch.stack(list(mels)).to(self.model.device, self.dtype)
             start = perf_counter()
-            features = encode(self.model, batch)
+            features = self._encode(mels, known)
+            self.features = features
             encoded = perf_counter()
             if self.options is None:
                 if not self.language:
@@ -234,27 +252,36 @@ class Decoded:
     no_speech: list[bool] = field(default_factory=list)  # dropped as silence
     encode_s: float = 0.0
     decode_s: float = 0.0
+    features: dict[int, torch.Tensor] = field(default_factory=dict)  # encoder output of the windows `keep` chose
 
 
 def decode_windows(
-    model: Any, mels: Sequence[torch.Tensor], language: str | None, batch_size: int, bar: Any = None
+    model: Any,
+    mels: Sequence[torch.Tensor],
+    language: str | None,
+    batch_size: int,
+    bar: Any = None,
+    keep: Callable[[int, list[int], str], bool] | None = None,
 ) -> Decoded:
     """Encode and greedily decode 30-second mel windows in batches, without timestamps (short files).
 
     The language is detected once, on the first window, unless given. Windows that look like silence
-    (``is_silence``) give no text.
+    (``is_silence``) give no text. ``keep(i, tokens, text)`` true keeps window i's encoder output in
+    ``features`` (for a second decode of the same window that need not encode it again).
     """
     decoder = _BatchDecoder(model, language, timestamps=False)
     out = Decoded([], [], [], decoder.language)
     for first in range(0, len(mels), batch_size):
         results, took = decoder(mels[first : first + batch_size])
-        for result in results:
+        for j, result in enumerate(results):
             silent = is_silence(result)
             tokens = [] if silent else [t for t in result.tokens if t < decoder.tokenizer.eot]
             out.tokens.append(tokens)
             out.texts.append(decoder.tokenizer.decode(tokens).strip())
             out.seconds.append(took / len(results))
             out.no_speech.append(silent)
+            if keep is not None and keep(first + j, tokens, out.texts[-1]):
+                out.features[first + j] = decoder.features[j].clone()  # not a view: the batch is freed
         if bar is not None:
             bar.update(len(results))
     out.language, out.encode_s, out.decode_s = decoder.language, decoder.encode_s, decoder.decode_s
@@ -287,6 +314,7 @@ def decode_covered(
     batch_size: int,
     bar: Any = None,
     retry_tails: bool = True,
+    features: Mapping[int, torch.Tensor] | None = None,
 ) -> Covered:
     """Decode every sample span to its end: whisper.transcribe's seek loop, batched across windows.
 
@@ -299,6 +327,7 @@ def decode_covered(
     MIN_REST_S (the unfinished text is then kept), or it used MAX_PASSES passes (then too the unfinished text is
     kept). Windows
     judged silent by ``is_silence`` give no text and are reported as skipped with the reason.
+    ``features[i]``, when given, is window i's encoder output (its first pass then skips the encoder).
     """
     decoder = _BatchDecoder(model, language, timestamps=True)
     n = len(spans)
@@ -309,7 +338,9 @@ def decode_covered(
     handover = handover_points(spans)
     while queue:
         batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
-        results, took = decoder([window_mel(mel, seek, spans[i][1]) for i, seek in batch])
+        mels = [window_mel(mel, seek, spans[i][1]) for i, seek in batch]
+        known = [features.get(i) if features and out.passes[i] == 0 else None for i, _ in batch]
+        results, took = decoder(mels, known) if any(k is not None for k in known) else decoder(mels)
         finished = 0
         for (i, seek), result in zip(batch, results, strict=True):
             end = spans[i][1]

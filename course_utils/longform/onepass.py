@@ -56,8 +56,16 @@ def decode_one_pass(
 
     A window that passes counts as covered whole (one segment over the window); the others have the seek
     loop's timed segments, passes and skipped parts (after the hallucination filter).
+    The failing windows' encoder output is kept from the one pass, so the seek loop's first pass over them
+    (the same mel window) does not encode them again.
     """
-    once = decode_windows(model, [window_mel(mel, start, end) for start, end in spans], language, batch_size, bar)
+
+    def fails(i: int, tokens: list[int], text: str) -> bool:
+        start, end = spans[i]
+        return bool(needs_timestamps(tokens, text, overlap(speech, start / SAMPLE_RATE, end / SAMPLE_RATE)))
+
+    mels = [window_mel(mel, start, end) for start, end in spans]
+    once = decode_windows(model, mels, language, batch_size, bar, keep=fails)  # failing windows keep their features
     n = len(spans)
     out = Covered([[] for _ in spans], [0.0] * n, [[] for _ in spans], [1] * n, list(once.seconds), once.language,
                   once.encode_s, once.decode_s)
@@ -65,13 +73,14 @@ def decode_one_pass(
     for i, (start, end) in enumerate(spans):
         start_s, end_s = start / SAMPLE_RATE, end / SAMPLE_RATE
         out.covered_s[i] = end_s - start_s
-        if needs_timestamps(once.tokens[i], once.texts[i], overlap(speech, start_s, end_s)):
+        if fails(i, once.tokens[i], once.texts[i]):
             again.append(i)
         elif once.tokens[i]:
             out.segments[i] = [Segment(start_s, end_s, once.tokens[i])]
     if not again:
         return out
-    timed = decode_covered(model, mel, [spans[i] for i in again], out.language, batch_size)
+    features = {k: once.features[i] for k, i in enumerate(again) if i in once.features}
+    timed = decode_covered(model, mel, [spans[i] for i in again], out.language, batch_size, features=features)
     drop_unspoken(timed, speech)
     for k, i in enumerate(again):
         out.segments[i], out.skipped[i] = timed.segments[k], timed.skipped[k]
