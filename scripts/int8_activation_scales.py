@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     warm = recordings[0][1].audio[: 8 * 16000]
     for run in runs.values():
         run(warm)
-    totals = {name: {"wall_s": 0.0, "errors": ErrorCounts(0, 0, 0, 0), "dropped": 0} for name in runs}
+    totals = {name: {"wall_s": 0.0, "errors": ErrorCounts(0, 0, 0, 0, 0), "dropped": 0} for name in runs}
     rows = []
     for label, recording in recordings:
         line = [label]
