@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs per method and recording, taking turns; a recording's time is the fastest run")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     warnings.simplefilter("ignore")
     model = load_model(args.model, device="cpu")
     runs = methods(model, args.batch_size, not args.no_faster_whisper, args.int8)
